@@ -1,0 +1,26 @@
+import Database from 'better-sqlite3';
+import type { Database as SqliteDatabase } from 'better-sqlite3';
+
+export type Durability = 'normal' | 'full';
+
+export interface OpenDatabaseOptions {
+  /** `normal`: a commit survives a crash of the process; `full`: it also survives a power loss (fsync per commit). */
+  durability?: Durability;
+  readonly?: boolean;
+}
+
+/**
+ * Opens a SQLite file with the settings every connection of offload uses: WAL so that readers never block the
+ * writer, a busy timeout so that concurrent writers from several processes wait instead of failing.
+ */
+export function openDatabase(file: string, options: OpenDatabaseOptions = {}): SqliteDatabase {
+  const db = new Database(file, { readonly: options.readonly ?? false });
+  db.pragma('busy_timeout = 5000');
+  if (!options.readonly) {
+    db.pragma('journal_mode = WAL');
+    // In WAL mode NORMAL syncs only at checkpoints: a commit survives the process dying, not the machine.
+    db.pragma(`synchronous = ${options.durability === 'full' ? 'FULL' : 'NORMAL'}`);
+    db.pragma('foreign_keys = ON');
+  }
+  return db;
+}

@@ -1,0 +1,101 @@
+/** Job states; the same list is the CHECK constraint of `jobs.status` (migration 0001). */
+export const JobStatus = Object.freeze({
+  pending: 'pending',
+  running: 'running',
+  succeeded: 'succeeded',
+  failed: 'failed',
+  cancelled: 'cancelled',
+} as const);
+export type JobStatus = (typeof JobStatus)[keyof typeof JobStatus];
+
+export const JOB_STATUSES: readonly JobStatus[] = Object.values(JobStatus);
+
+export function isTerminal(status: JobStatus): boolean {
+  return status === JobStatus.succeeded || status === JobStatus.failed || status === JobStatus.cancelled;
+}
+
+/**
+ * Why an attempt failed, as written to `jobs.error.code`. `retryable` says whether the engine retries on its own
+ * (a task error is retried only when the task marks it so).
+ */
+export const JobErrorCodes = Object.freeze({
+  task_error: { retryable: false },
+  worker_exit: { retryable: true },
+  worker_oom: { retryable: false },
+  timeout: { retryable: false },
+  cancelled: { retryable: false },
+  lost: { retryable: true },
+  dataset_not_found: { retryable: false },
+  invalid_payload: { retryable: false },
+  unsupported_format: { retryable: false },
+} as const);
+export type JobErrorCode = keyof typeof JobErrorCodes;
+
+export function isJobErrorCode(code: unknown): code is JobErrorCode {
+  return typeof code === 'string' && Object.hasOwn(JobErrorCodes, code);
+}
+
+export interface JobError {
+  code: JobErrorCode;
+  message: string;
+  details?: Record<string, unknown>;
+}
+
+export interface Job {
+  id: string;
+  kind: string;
+  status: JobStatus;
+  payload: unknown;
+  priority: number;
+  /** Epoch ms before which a pending job is not claimed (backoff, delayed start). */
+  runAt: number;
+  /** Attempts started so far; a graceful shutdown gives its attempt back. */
+  attempts: number;
+  maxAttempts: number;
+  timeoutMs: number | null;
+  owner: string | null;
+  leaseExpiresAt: number | null;
+  cancelRequested: boolean;
+  progressDone: number | null;
+  progressTotal: number | null;
+  result: unknown;
+  /** The last failure; kept on a job that went back to pending for a retry. */
+  error: JobError | null;
+  createdAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+  updatedAt: number;
+  /** Creation order, used as the pagination cursor. */
+  seq: number;
+}
+
+export interface NewJob {
+  id: string;
+  kind: string;
+  payload: unknown;
+  priority: number;
+  runAt: number;
+  maxAttempts: number;
+  timeoutMs: number | null;
+  createdAt: number;
+}
+
+/** Identifies one attempt: an outcome is written only while the row still belongs to it. */
+export interface Fence {
+  id: string;
+  owner: string;
+  attempt: number;
+}
+
+/** What a worker module's default export receives as its second argument (SPEC §4). */
+export interface JobContext {
+  /** Aborted when the job is cancelled, times out or the engine shuts down; the thread is terminated soon after. */
+  signal: AbortSignal;
+  /** Reports progress; cheap to call often (throttled before it crosses threads). */
+  progress(done: number, total?: number): void;
+  jobId: string;
+  attempt: number;
+  dataDir: string;
+}
+
+export type JobHandler = (payload: any, ctx: JobContext) => unknown | Promise<unknown>;

@@ -1,0 +1,103 @@
+// Piscina's entry point for every job kind: loads the kind's module, runs it, and turns whatever it throws into a
+// value, because Piscina loses custom error properties (`code`, `retryable`) on the way back.
+import type { JobContext, JobHandler } from '../src/engine/job.js';
+import type {
+  FromWorkerMessage,
+  SerializedTaskError,
+  TaskProgress,
+  TaskReply,
+  TaskRequest,
+  ToWorkerMessage,
+} from '../src/engine/task-protocol.js';
+
+const handlers = new Map<string, Promise<JobHandler>>();
+
+function loadHandler(moduleUrl: string): Promise<JobHandler> {
+  let handler = handlers.get(moduleUrl);
+  if (!handler) {
+    handler = import(moduleUrl).then((mod) => {
+      const fn = mod.default;
+      if (typeof fn !== 'function') throw new TypeError(`the module ${moduleUrl} has no default export function`);
+      return fn as JobHandler;
+    });
+    // A module that failed to load is tried again on the next job rather than failing every job forever.
+    handler.catch(() => handlers.delete(moduleUrl));
+    handlers.set(moduleUrl, handler);
+  }
+  return handler;
+}
+
+export default async function runTask(request: TaskRequest): Promise<TaskReply> {
+  const { port } = request;
+  const controller = new AbortController();
+  port.on('message', (message: ToWorkerMessage) => {
+    if (message.type === 'abort') controller.abort(message.reason);
+  });
+
+  let latest: TaskProgress | null = null;
+  let lastSentAt = 0;
+  const ctx: JobContext = {
+    signal: controller.signal,
+    jobId: request.jobId,
+    attempt: request.attempt,
+    dataDir: request.dataDir,
+    progress(done, total) {
+      latest = { done, total: total ?? null };
+      const now = Date.now();
+      if (now - lastSentAt >= request.progressIntervalMs) {
+        lastSentAt = now;
+        port.postMessage({ type: 'progress', ...latest } satisfies FromWorkerMessage);
+      }
+    },
+  };
+
+  try {
+    const handler = await loadHandler(request.moduleUrl);
+    const value = await handler(request.payload, ctx);
+    return { ok: true, value: toStorableResult(value), progress: latest };
+  } catch (err) {
+    return { ok: false, error: serializeError(err), progress: latest };
+  } finally {
+    port.close();
+  }
+}
+
+/**
+ * The result is stored as JSON: check here, where the failure can still be reported as the task's, because a
+ * value Piscina cannot clone kills the thread and comes back as an empty object.
+ */
+function toStorableResult(value: unknown): unknown {
+  if (value === undefined) return null;
+  let json: string;
+  try {
+    json = JSON.stringify(value);
+  } catch (err) {
+    throw new TypeError(`the job returned a value that cannot be stored as JSON: ${(err as Error).message}`);
+  }
+  if (json === undefined) throw new TypeError(`the job returned a value that cannot be stored as JSON (${typeof value})`);
+  return JSON.parse(json);
+}
+
+function serializeError(err: unknown): SerializedTaskError {
+  if (err instanceof Error) {
+    const { code, retryable } = err as Error & { code?: unknown; retryable?: unknown };
+    return {
+      name: err.name,
+      message: err.message || err.name,
+      code: typeof code === 'string' ? code : null,
+      retryable: retryable === true,
+      stack: err.stack ?? null,
+    };
+  }
+  // Throwing a string or a plain object is legal JavaScript; keep what it said.
+  const message = typeof err === 'string' ? err : safeJson(err);
+  return { name: 'NonError', message: `the job threw a non-Error value: ${message}`, code: null, retryable: false, stack: null };
+}
+
+function safeJson(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}

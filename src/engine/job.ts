@@ -31,8 +31,11 @@ export const JobErrorCodes = Object.freeze({
 } as const);
 export type JobErrorCode = keyof typeof JobErrorCodes;
 
-export function isJobErrorCode(code: unknown): code is JobErrorCode {
-  return typeof code === 'string' && Object.hasOwn(JobErrorCodes, code);
+/** Codes a task may choose by throwing an error with that `code`: its own validation failures. */
+const TASK_CHOSEN_CODES: ReadonlySet<string> = new Set(['dataset_not_found', 'invalid_payload', 'unsupported_format']);
+
+export function isTaskChosenCode(code: unknown): code is JobErrorCode {
+  return typeof code === 'string' && TASK_CHOSEN_CODES.has(code);
 }
 
 export interface JobError {

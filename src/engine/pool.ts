@@ -1,0 +1,211 @@
+import { MessageChannel } from 'node:worker_threads';
+import { Piscina } from 'piscina';
+import type { JobError } from './job.js';
+import { isTaskChosenCode, JobErrorCodes } from './job.js';
+import type { FromWorkerMessage, TaskProgress, TaskReply, TaskRequest, ToWorkerMessage } from './task-protocol.js';
+
+export interface WorkerPoolOptions {
+  threads: number;
+  /** Heap limit of each worker thread, in MB (V8 old generation). */
+  workerMemoryMb: number;
+  /** How long a cooperative abort (ctx.signal) may take before the thread is terminated, in ms. */
+  abortGraceMs: number;
+  progressIntervalMs: number;
+  /** Piscina's niceIncrement: lowers worker threads' scheduling priority so the event loop stays first in line. */
+  niceIncrement?: number;
+  onError(err: unknown): void;
+}
+
+export interface TaskSpec {
+  moduleUrl: string;
+  payload: unknown;
+  jobId: string;
+  attempt: number;
+  dataDir: string;
+  onProgress(progress: TaskProgress): void;
+}
+
+/** Why the engine stopped a task; decides what is written to the job. */
+export type AbortReason = 'cancelled' | 'timeout' | 'shutdown' | 'lease_lost';
+
+export type TaskOutcome =
+  | { ok: true; value: unknown; progress: TaskProgress | null }
+  | { ok: false; error: JobError; retryable: boolean; aborted: AbortReason | null; stack?: string | null };
+
+export interface RunningTask {
+  /** Settles once, with the outcome; never rejects. */
+  readonly outcome: Promise<TaskOutcome>;
+  /** Asks the task to stop (ctx.signal), then terminates its thread after the grace period. Idempotent. */
+  abort(reason: AbortReason, graceMs?: number): void;
+}
+
+const workerUrl = new URL('../../workers/runner.js', import.meta.url);
+
+/** The Piscina pool, and the translation of everything it can report into a job outcome. */
+export class WorkerPool {
+  readonly #piscina: Piscina;
+  readonly #options: WorkerPoolOptions;
+  #busy = 0;
+
+  constructor(options: WorkerPoolOptions) {
+    this.#options = options;
+    this.#piscina = new Piscina({
+      filename: workerUrl.href,
+      minThreads: options.threads,
+      maxThreads: options.threads,
+      concurrentTasksPerWorker: 1,
+      // 'sync' lets a timer left by a finished task fire during the next, unrelated one (see notes).
+      atomics: 'disabled',
+      idleTimeout: Number.MAX_SAFE_INTEGER,
+      resourceLimits: { maxOldGenerationSizeMb: options.workerMemoryMb },
+      ...(options.niceIncrement ? { niceIncrement: options.niceIncrement } : {}),
+    });
+    // Without a listener, one stray worker error crashes the whole process.
+    this.#piscina.on('error', options.onError);
+  }
+
+  get threads(): number {
+    return this.#options.threads;
+  }
+
+  get busy(): number {
+    return this.#busy;
+  }
+
+  run(spec: TaskSpec): RunningTask {
+    const controller = new AbortController();
+    const { port1, port2 } = new MessageChannel();
+    let abortReason: AbortReason | null = null;
+    let hardAbortTimer: NodeJS.Timeout | undefined;
+    let finished = false;
+
+    port1.on('message', (message: FromWorkerMessage) => {
+      // run() may resolve before every progress message arrived: the reply carries the final counts.
+      if (!finished && message.type === 'progress') spec.onProgress({ done: message.done, total: message.total });
+    });
+
+    const request: TaskRequest = {
+      moduleUrl: spec.moduleUrl,
+      payload: spec.payload,
+      jobId: spec.jobId,
+      attempt: spec.attempt,
+      dataDir: spec.dataDir,
+      port: port2,
+      progressIntervalMs: this.#options.progressIntervalMs,
+    };
+    this.#busy++;
+    const outcome = this.#piscina
+      .run(request, { signal: controller.signal, transferList: [port2] as never })
+      .then(
+        (reply: TaskReply): TaskOutcome => (abortReason ? abortedOutcome(abortReason) : fromReply(reply)),
+        (err: unknown): TaskOutcome => (abortReason ? abortedOutcome(abortReason) : fromRejection(err, this.#options.workerMemoryMb)),
+      )
+      .finally(() => {
+        finished = true;
+        this.#busy--;
+        clearTimeout(hardAbortTimer);
+        port1.close();
+      });
+
+    return {
+      outcome,
+      abort: (reason, graceMs = this.#options.abortGraceMs) => {
+        if (abortReason || finished) return;
+        abortReason = reason;
+        port1.postMessage({ type: 'abort', reason } satisfies ToWorkerMessage);
+        if (graceMs <= 0) controller.abort(reason);
+        else hardAbortTimer = setTimeout(() => controller.abort(reason), graceMs);
+      },
+    };
+  }
+
+  async destroy(): Promise<void> {
+    await this.#piscina.destroy();
+  }
+}
+
+function fromReply(reply: TaskReply): TaskOutcome {
+  if (reply.ok) return reply;
+  const { error } = reply;
+  // A task may name one of the validation codes; any other failure of the task is a task_error.
+  const code = isTaskChosenCode(error.code) ? error.code : 'task_error';
+  const details: Record<string, unknown> = { error_name: error.name };
+  if (error.code && code === 'task_error') details.error_code = error.code;
+  return {
+    ok: false,
+    error: { code, message: error.message, details },
+    retryable: code === 'task_error' && error.retryable,
+    aborted: null,
+    stack: error.stack,
+  };
+}
+
+const EXIT_MESSAGE = /worker exited with code: (-?\d+)/;
+
+/**
+ * A rejected run() means the thread failed, since the runner turns task errors into replies. The shapes below
+ * are what Piscina 5 really returns (pinned by test/failures.test.ts).
+ */
+export function fromRejection(err: unknown, workerMemoryMb: number): TaskOutcome {
+  const error = err as { code?: unknown; message?: unknown; stack?: unknown } | null | undefined;
+  const message = typeof error?.message === 'string' ? error.message : '';
+  if (error?.code === 'ERR_WORKER_OUT_OF_MEMORY') {
+    return {
+      ok: false,
+      error: {
+        code: 'worker_oom',
+        message: `The worker thread ran out of memory (heap limit ${workerMemoryMb} MB) and was terminated.`,
+        details: { memory_limit_mb: workerMemoryMb },
+      },
+      retryable: JobErrorCodes.worker_oom.retryable,
+      aborted: null,
+    };
+  }
+  const exit = EXIT_MESSAGE.exec(message);
+  if (exit) {
+    return {
+      ok: false,
+      error: {
+        code: 'worker_exit',
+        message: `The worker thread exited with code ${exit[1]} while running the job.`,
+        details: { exit_code: Number(exit[1]) },
+      },
+      retryable: JobErrorCodes.worker_exit.retryable,
+      aborted: null,
+    };
+  }
+  // An exception thrown outside the task's promise (a timer, a stray rejection) kills the thread and comes back
+  // as the thrown value itself; a result that could not be cloned comes back as `{}`.
+  const thrown = message || describe(err);
+  return {
+    ok: false,
+    error: {
+      code: 'worker_exit',
+      message: `The worker thread crashed while running the job: ${thrown}`,
+      details: { reason: 'uncaught_exception' },
+    },
+    retryable: JobErrorCodes.worker_exit.retryable,
+    aborted: null,
+    stack: typeof error?.stack === 'string' ? error.stack : null,
+  };
+}
+
+function abortedOutcome(reason: AbortReason): TaskOutcome {
+  const messages: Record<AbortReason, string> = {
+    cancelled: 'The job was cancelled.',
+    timeout: 'The job ran past its timeout and its thread was terminated.',
+    shutdown: 'The server shut down while the job ran.',
+    lease_lost: 'Another process took over the job after its lease expired.',
+  };
+  const code = reason === 'timeout' ? 'timeout' : 'cancelled';
+  return { ok: false, error: { code, message: messages[reason] }, retryable: false, aborted: reason };
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return value;
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}

@@ -1,0 +1,161 @@
+import { availableParallelism } from 'node:os';
+import { parseArgs } from 'node:util';
+import type { Durability } from './db/open-database.js';
+import type { LogLevel } from './logger.js';
+
+/** Everything `offload serve` can be told, with units in the names or on the fields. */
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  threads: number;
+  workerMemoryMb: number;
+  /** Extra job kinds: kind → worker module path. */
+  jobs: Array<{ kind: string; file: string }>;
+  token: string | undefined;
+  /** Start on a non-loopback address without a token anyway. */
+  allowInsecureBind: boolean;
+  leaseMs: number;
+  shutdownGraceMs: number;
+  maxPending: number;
+  maxUploadMb: number;
+  resultTtlMs: number;
+  durability: Durability;
+  retryBaseMs: number;
+  logLevel: LogLevel;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+interface FlagSpec {
+  env: string;
+  type: 'string' | 'boolean';
+  multiple?: boolean;
+  help: string;
+  default?: string;
+}
+
+/** The flags of `offload serve`; each one can also be given as its OFFLOAD_* environment variable. */
+export const FLAGS: Record<string, FlagSpec> = {
+  port: { env: 'OFFLOAD_PORT', type: 'string', default: '8080', help: 'port to listen on (0: any free port)' },
+  host: { env: 'OFFLOAD_HOST', type: 'string', default: '127.0.0.1', help: 'address to bind' },
+  'data-dir': { env: 'OFFLOAD_DATA_DIR', type: 'string', default: 'data', help: 'directory of the jobs database and all files' },
+  threads: { env: 'OFFLOAD_THREADS', type: 'string', help: 'worker threads in the pool (default: cores - 1, at least 1)' },
+  'worker-memory-mb': { env: 'OFFLOAD_WORKER_MEMORY_MB', type: 'string', default: '512', help: 'heap limit of each worker thread, MB' },
+  job: { env: 'OFFLOAD_JOBS', type: 'string', multiple: true, help: 'KIND=FILE: register a worker module as a job kind (repeatable; env: comma-separated)' },
+  token: { env: 'OFFLOAD_TOKEN', type: 'string', help: 'bearer token required on every route but /healthz' },
+  'allow-insecure-bind': { env: 'OFFLOAD_ALLOW_INSECURE_BIND', type: 'boolean', help: 'allow a non-loopback --host without --token' },
+  'lease-ms': { env: 'OFFLOAD_LEASE_MS', type: 'string', default: '15000', help: 'lease of a running job, ms (renewed every third)' },
+  'shutdown-grace': { env: 'OFFLOAD_SHUTDOWN_GRACE', type: 'string', default: '10', help: 'seconds running jobs may finish on SIGTERM/SIGINT' },
+  'max-pending': { env: 'OFFLOAD_MAX_PENDING', type: 'string', default: '10000', help: 'pending jobs beyond which new ones get queue_full' },
+  'max-upload-mb': { env: 'OFFLOAD_MAX_UPLOAD_MB', type: 'string', default: '1024', help: 'dataset upload limit, MB' },
+  'result-ttl': { env: 'OFFLOAD_RESULT_TTL', type: 'string', default: '24h', help: 'how long finished export files are kept (e.g. 90m, 24h, 7d)' },
+  durability: { env: 'OFFLOAD_DURABILITY', type: 'string', default: 'normal', help: 'normal (survives a process crash) or full (also a power loss)' },
+  'retry-base-ms': { env: 'OFFLOAD_RETRY_BASE_MS', type: 'string', default: '1000', help: 'first retry delay, ms (doubles each attempt, with jitter)' },
+  'log-level': { env: 'OFFLOAD_LOG_LEVEL', type: 'string', default: 'info', help: 'fatal, error, warn, info, debug, trace or silent' },
+};
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** Reads flags, then OFFLOAD_* variables, then defaults. Throws ConfigError with a message meant for the user. */
+export function parseConfig(argv: string[], env: Record<string, string | undefined>): Config {
+  let values: Record<string, string | boolean | Array<string | boolean> | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: Object.fromEntries(Object.entries(FLAGS).map(([name, spec]) => [name, { type: spec.type, multiple: spec.multiple ?? false }])),
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+  const raw = (name: string): string | undefined => {
+    const value = values[name];
+    if (typeof value === 'string') return value;
+    if (typeof value === 'boolean') return String(value);
+    const spec = FLAGS[name]!;
+    return env[spec.env] ?? spec.default;
+  };
+  const integer = (name: string, min: number, max = Number.MAX_SAFE_INTEGER): number => {
+    const text = raw(name)!;
+    const value = Number(text);
+    if (!/^-?\d+$/.test(text) || value < min || value > max) {
+      throw new ConfigError(`--${name} (${FLAGS[name]!.env}) must be an integer from ${min} to ${max}, got "${text}"`);
+    }
+    return value;
+  };
+
+  const durability = raw('durability');
+  if (durability !== 'normal' && durability !== 'full') {
+    throw new ConfigError(`--durability (OFFLOAD_DURABILITY) must be "normal" or "full", got "${durability}"`);
+  }
+  const logLevel = raw('log-level')!;
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
+
+  const jobSpecs = (values.job as string[] | undefined) ?? (env.OFFLOAD_JOBS ? env.OFFLOAD_JOBS.split(',') : []);
+  const jobs = jobSpecs.map((spec) => {
+    const match = /^([^=]+)=(.+)$/.exec(spec.trim());
+    if (!match) throw new ConfigError(`--job must look like KIND=path/to/module.js, got "${spec}"`);
+    return { kind: match[1]!, file: match[2]! };
+  });
+
+  const config: Config = {
+    port: integer('port', 0, 65535),
+    host: raw('host')!,
+    dataDir: raw('data-dir')!,
+    threads: raw('threads') === undefined ? Math.max(1, availableParallelism() - 1) : integer('threads', 1, 1024),
+    workerMemoryMb: integer('worker-memory-mb', 16, 1024 * 1024),
+    jobs,
+    token: raw('token') || undefined,
+    allowInsecureBind: raw('allow-insecure-bind') === 'true' || raw('allow-insecure-bind') === '1',
+    leaseMs: integer('lease-ms', 100),
+    shutdownGraceMs: integer('shutdown-grace', 0, 24 * 3600) * 1000,
+    maxPending: integer('max-pending', 1),
+    maxUploadMb: integer('max-upload-mb', 1),
+    resultTtlMs: parseDuration('result-ttl', raw('result-ttl')!),
+    durability,
+    retryBaseMs: integer('retry-base-ms', 1),
+    logLevel: logLevel as LogLevel,
+  };
+  if (!isLoopback(config.host) && !config.token && !config.allowInsecureBind) {
+    throw new ConfigError(
+      `refusing to listen on ${config.host} without a token: anyone who can reach it could run jobs. ` +
+        'Set --token (OFFLOAD_TOKEN), bind 127.0.0.1, or pass --allow-insecure-bind if a proxy in front authenticates.',
+    );
+  }
+  return config;
+}
+
+const DURATION = /^(\d+)(ms|s|m|h|d)?$/;
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+function parseDuration(name: string, text: string): number {
+  const match = DURATION.exec(text.trim());
+  if (!match) throw new ConfigError(`--${name} must be a duration such as 90s, 30m, 24h or 7d, got "${text}"`);
+  return Number(match[1]) * UNIT_MS[match[2] ?? 's']!;
+}
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+export function formatHelp(): string {
+  const lines = Object.entries(FLAGS).map(([name, spec]) => {
+    const flag = `  --${name}${spec.type === 'string' ? ' <value>' : ''}`;
+    const def = spec.default ? ` (default ${spec.default})` : '';
+    return `${flag.padEnd(30)} ${spec.help}${def}\n${''.padEnd(31)} env ${spec.env}`;
+  });
+  return [
+    'Usage: offload serve [flags]',
+    '       offload --help | --version',
+    '',
+    'Runs the offload HTTP server and job engine.',
+    '',
+    'Flags of serve (flag > environment variable > default):',
+    ...lines,
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,21 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Context, Next } from 'koa';
+import { AppError } from './errors.js';
+
+const OPEN_PATHS = new Set(['/healthz']);
+
+/** Bearer-token check on every route but /healthz; compares digests so the time taken says nothing of the token. */
+export function requireToken(token: string) {
+  const expected = createHash('sha256').update(token).digest();
+  return async function auth(ctx: Context, next: Next): Promise<void> {
+    if (OPEN_PATHS.has(ctx.path)) return next();
+    const match = /^Bearer (.+)$/.exec(ctx.get('Authorization'));
+    const offered = createHash('sha256').update(match?.[1] ?? '').digest();
+    if (!match || !timingSafeEqual(offered, expected)) {
+      throw new AppError('unauthorized', 'Send Authorization: Bearer <token> with the token this server was started with.', {
+        headers: { 'WWW-Authenticate': 'Bearer' },
+      });
+    }
+    return next();
+  };
+}

@@ -1,0 +1,96 @@
+import type { Context, Next } from 'koa';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import { EngineError, type EngineErrorCode } from '../engine/engine-error.js';
+
+/** Every error code the API answers with, and its HTTP status. The one registry: tested for consistency. */
+export const ErrorCodes = Object.freeze({
+  invalid_request: 400,
+  unauthorized: 401,
+  not_found: 404,
+  method_not_allowed: 405,
+  conflict: 409,
+  not_ready: 409,
+  gone: 410,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  unknown_kind: 422,
+  dataset_not_found: 422,
+  queue_full: 429,
+  internal_error: 500,
+  shutting_down: 503,
+  unavailable: 503,
+} as const);
+export type ErrorCode = keyof typeof ErrorCodes;
+
+/** An error meant for the client: its message is shown, and it carries its status and extra headers. */
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details: unknown;
+  readonly headers: Record<string, string>;
+  readonly expose = true;
+
+  constructor(code: ErrorCode, message: string, options: { details?: unknown; headers?: Record<string, string>; cause?: unknown } = {}) {
+    super(message, { cause: options.cause });
+    this.name = 'AppError';
+    this.code = code;
+    this.status = ErrorCodes[code];
+    this.details = options.details;
+    this.headers = options.headers ?? {};
+  }
+}
+
+const ENGINE_ERRORS: Record<EngineErrorCode, (err: EngineError) => AppError> = {
+  unknown_kind: (err) => new AppError('unknown_kind', err.message),
+  queue_full: (err) => new AppError('queue_full', err.message, { headers: { 'Retry-After': '5' } }),
+  shutting_down: (err) => new AppError('shutting_down', err.message, { headers: { 'Retry-After': '10' } }),
+  invalid_option: (err) => new AppError('invalid_request', err.message),
+};
+
+/** Turns a zod failure into the 400 answer, with one entry per problem. */
+export function invalidRequest(error: z.ZodError, where: 'body' | 'query' | 'path' | 'header'): AppError {
+  const details = error.issues.map((issue) => ({
+    in: where,
+    path: issue.path.join('.'),
+    message: issue.message,
+  }));
+  const first = details[0];
+  const message = first ? `Invalid ${where}${first.path ? ` field "${first.path}"` : ''}: ${first.message}` : `Invalid ${where}.`;
+  return new AppError('invalid_request', message, { details });
+}
+
+/** Maps anything thrown below it to an AppError; unknown errors become 500 with a generic message. */
+export function toAppError(err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  if (err instanceof EngineError) return ENGINE_ERRORS[err.code](err);
+  const status = (err as { status?: unknown })?.status;
+  const type = (err as { type?: unknown })?.type;
+  // Errors from koa-bodyparser (raw-body / co-body) and @koa/router carry a status and a type.
+  if (status === 413 || type === 'entity.too.large') return new AppError('payload_too_large', 'The request body is larger than this server accepts.', { cause: err });
+  if (status === 415) return new AppError('unsupported_media_type', 'This content type is not supported here.', { cause: err });
+  if (status === 405) return new AppError('method_not_allowed', 'This method is not allowed on this path.', { cause: err });
+  if (status === 400) return new AppError('invalid_request', 'The request body is not valid JSON.', { cause: err });
+  if (status === 404) return new AppError('not_found', 'No such resource.', { cause: err });
+  return new AppError('internal_error', 'The server failed to handle the request.', { cause: err });
+}
+
+/** The one place where errors become responses: `{ "error": { code, message, details } }`, never a stack. */
+export function handleErrors(logger: Logger) {
+  return async function errorMiddleware(ctx: Context, next: Next): Promise<void> {
+    try {
+      await next();
+      if (ctx.status === 404 && ctx.body == null) throw new AppError('not_found', `No route for ${ctx.method} ${ctx.path}.`);
+    } catch (err) {
+      const appError = toAppError(err);
+      if (appError.status >= 500 && appError.code === 'internal_error') {
+        logger.error({ err, method: ctx.method, path: ctx.path }, 'request failed');
+      }
+      ctx.status = appError.status;
+      ctx.set(appError.headers);
+      ctx.body = {
+        error: { code: appError.code, message: appError.message, ...(appError.details === undefined ? {} : { details: appError.details }) },
+      };
+    }
+  };
+}

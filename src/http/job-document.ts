@@ -1,0 +1,34 @@
+import type { Job } from '../engine/job.js';
+import type { JobDocument } from './schemas.js';
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+/** The API's view of a job (SPEC §3 "The job document"). */
+export function toJobDocument(job: Job): JobDocument {
+  const progress =
+    job.progressDone === null
+      ? null
+      : {
+          done: job.progressDone,
+          total: job.progressTotal,
+          percent: job.progressTotal ? Math.round((job.progressDone / job.progressTotal) * 1000) / 10 : null,
+        };
+  const waitingForRetry = job.status === 'pending' && (job.attempts > 0 || job.runAt > job.createdAt);
+  return {
+    job_id: job.id,
+    kind: job.kind,
+    status: job.status,
+    progress,
+    attempts: job.attempts,
+    max_attempts: job.maxAttempts,
+    next_run_at: waitingForRetry ? iso(job.runAt) : null,
+    priority: job.priority,
+    timeout_ms: job.timeoutMs,
+    error: job.error,
+    result: job.result,
+    payload: job.payload,
+    created_at: iso(job.createdAt)!,
+    started_at: iso(job.startedAt),
+    finished_at: iso(job.finishedAt),
+  };
+}

@@ -1,0 +1,68 @@
+#!/usr/bin/env node
+// The command line: the only reader of process.argv and process.env.
+import { ConfigError, formatHelp, parseConfig } from './config.js';
+import { createLogger } from './logger.js';
+import { startServer } from './server.js';
+import { VERSION } from './version.js';
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(formatHelp());
+    return command === undefined ? 2 : 0;
+  }
+  if (command === '--version' || command === '-v' || command === 'version') {
+    process.stdout.write(`offload ${VERSION} (node ${process.version})\n`);
+    return 0;
+  }
+  if (command !== 'serve') {
+    process.stderr.write(`offload: unknown command "${command}"\n\n${formatHelp()}`);
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(formatHelp());
+    return 0;
+  }
+
+  let config;
+  try {
+    config = parseConfig(rest, process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`offload: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  const logger = createLogger({ level: config.logLevel });
+  const running = await startServer(config, logger);
+
+  let signals = 0;
+  const stop = (signal: NodeJS.Signals) => {
+    if (++signals > 1) {
+      logger.warn({ signal }, 'second signal: exiting without waiting for running jobs');
+      process.exit(130);
+    }
+    logger.info({ signal, grace_ms: config.shutdownGraceMs }, 'shutting down');
+    running.close().then(
+      () => process.exit(0),
+      (err) => {
+        logger.fatal({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  return -1;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code;
+  },
+  (err) => {
+    process.stderr.write(`offload: failed to start: ${(err as Error).stack ?? err}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,66 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import type { Config } from './config.js';
+import { createEngine, type Engine, type EngineOptions } from './engine/engine.js';
+import { createApp } from './http/app.js';
+
+export interface RunningServer {
+  engine: Engine;
+  server: Server;
+  url: string;
+  port: number;
+  /** Graceful stop: new work gets 503 while running jobs finish (up to the grace), then the port closes. */
+  close(): Promise<void>;
+}
+
+/** Opens the engine on the data directory, starts it, and serves the API. */
+export async function startServer(
+  config: Config,
+  logger: Logger,
+  engineOverrides: Partial<EngineOptions> = {},
+): Promise<RunningServer> {
+  const engine = createEngine({
+    dataDir: config.dataDir,
+    threads: config.threads,
+    workerMemoryMb: config.workerMemoryMb,
+    leaseMs: config.leaseMs,
+    durability: config.durability,
+    maxPending: config.maxPending,
+    retryBaseMs: config.retryBaseMs,
+    logger,
+    ...engineOverrides,
+  });
+  for (const { kind, file } of config.jobs) engine.register(kind, file);
+  await engine.start();
+
+  const app = createApp({ engine, logger, token: config.token });
+  const server = app.listen(config.port, config.host);
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  const url = `http://${host}:${port}`;
+  logger.info({ url, port, data_dir: engine.dataDir }, 'listening');
+
+  let closing: Promise<void> | undefined;
+  return {
+    engine,
+    server,
+    url,
+    port,
+    close() {
+      closing ??= (async () => {
+        // The port stays open during the grace so that clients are told 503 rather than refused.
+        await engine.close({ graceMs: config.shutdownGraceMs });
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        });
+      })();
+      return closing;
+    },
+  };
+}

@@ -24,11 +24,14 @@ export interface LeaseKeeperOptions {
  * - Heartbeat every lease/3: one UPDATE extends the lease of all running jobs of this owner, so a lease expires
  *   only if the process is dead or its event loop stalled for more than two heartbeats.
  * - Recovery at start-up and every lease/2: a running job is an orphan when its lease has expired, or at once when
- *   its owner is provably gone (same host, and its pid is not alive or is our own pid, as after a container
- *   restart). An orphan goes back to pending with a `lost` error if attempts remain, else fails with `lost`.
+ *   its owner is provably gone (same host, and its pid is not alive, or is our own pid but no engine of this
+ *   process owns it, as after a container restart). An orphan goes back to pending with a `lost` error if attempts remain, else fails with `lost`.
  * - Fencing: outcome writes match (owner, attempt), so the old owner, if it was only slow, cannot overwrite the
  *   attempt that followed; the heartbeat then notices the lease is gone and stops the local task.
  */
+/** Owners alive in this very process: several engines may be embedded in one process and share its pid. */
+const ownersInThisProcess = new Set<string>();
+
 export class LeaseKeeper {
   readonly #options: LeaseKeeperOptions;
   #heartbeatTimer: NodeJS.Timeout | undefined;
@@ -41,6 +44,7 @@ export class LeaseKeeper {
   async start(): Promise<Job[]> {
     const { store, self, leaseMs } = this.#options;
     await store.registerOwner(self);
+    ownersInThisProcess.add(self.id);
     const recovered = await this.recoverOrphans();
     this.#heartbeatTimer = setInterval(() => void this.#guard(this.renew(), 'renewing leases'), Math.max(10, leaseMs / 3));
     this.#heartbeatTimer.unref();
@@ -59,6 +63,7 @@ export class LeaseKeeper {
   async stop(): Promise<void> {
     clearInterval(this.#heartbeatTimer);
     clearTimeout(this.#recoveryTimer);
+    ownersInThisProcess.delete(this.#options.self.id);
     await this.#options.store.removeOwner(this.#options.self.id);
   }
 
@@ -121,7 +126,8 @@ export class LeaseKeeper {
 
 export function isOwnerGone(owner: OwnerRecord, self: OwnerRecord): boolean {
   if (owner.hostname !== self.hostname) return false;
-  if (owner.pid === self.pid) return true;
+  // Our own pid under another owner id: a previous life of this process (a container restarts as pid 1).
+  if (owner.pid === self.pid) return !ownersInThisProcess.has(owner.id);
   try {
     process.kill(owner.pid, 0);
     return false;

@@ -34,7 +34,7 @@ describe('fencing', () => {
     const store = new SqliteJobStore(db);
     const now = Date.now();
     await store.insert([{ id: 'a0000000-0000-4000-8000-000000000001', kind: 'k', payload: {}, priority: 0, runAt: now, maxAttempts: 3, timeoutMs: null, createdAt: now }]);
-    const [claimed] = await store.claim({ owner: 'old-owner', kinds: ['k'], limit: 1, now, leaseMs: 10 });
+    const [claimed] = await store.claim({ owner: 'old-owner', kinds: ['k'], limit: 1, now, leaseMs: 1000 });
     const oldFence = { id: claimed!.id, owner: 'old-owner', attempt: 1 };
 
     // The lease expires; another process recovers the job and claims it again.
@@ -47,8 +47,10 @@ describe('fencing', () => {
       'a lease that has not expired is not recovered');
     const recovered = await keeper.recoverOrphans();
     assert.equal(recovered.length, 0, 'nothing to recover before the lease expires');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    const [orphan] = await keeper.recoverOrphans();
+    const [orphan] = await waitFor(async () => {
+      const found = await keeper.recoverOrphans();
+      return found.length ? found : undefined;
+    }, 5000, 'the lease to expire');
     assert.equal(orphan!.status, 'pending');
     assert.equal(orphan!.error!.code, 'lost');
     const [reclaimed] = await store.claim({ owner: 'new-owner', kinds: ['k'], limit: 1, now: Date.now(), leaseMs: 1000 });

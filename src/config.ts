@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { Durability } from './db/open-database.js';
+import { TIMER_LIMIT_MS } from './engine/job.js';
 import type { LogLevel } from './logger.js';
 
 /** Everything `offload serve` can be told, with units in the names or on the fields. */
@@ -19,6 +20,12 @@ export interface Config {
   shutdownGraceMs: number;
   maxPending: number;
   maxUploadMb: number;
+  /** Largest JSON request body, KiB (uploads have their own limit, maxUploadMb). */
+  maxBodyKb: number;
+  /** Longest timeout_ms a job may ask for, ms; more is refused with 400. */
+  maxTimeoutMs: number;
+  /** Timeout of a job that gives none, ms; undefined: maxTimeoutMs. */
+  defaultTimeoutMs: number | undefined;
   resultTtlMs: number;
   durability: Durability;
   retryBaseMs: number;
@@ -51,6 +58,9 @@ export const FLAGS: Record<string, FlagSpec> = {
   'shutdown-grace': { env: 'OFFLOAD_SHUTDOWN_GRACE', type: 'string', default: '10', help: 'seconds running jobs may finish on SIGTERM/SIGINT' },
   'max-pending': { env: 'OFFLOAD_MAX_PENDING', type: 'string', default: '10000', help: 'pending jobs beyond which new ones get queue_full' },
   'max-upload-mb': { env: 'OFFLOAD_MAX_UPLOAD_MB', type: 'string', default: '1024', help: 'dataset upload limit, MB' },
+  'max-body-kb': { env: 'OFFLOAD_MAX_BODY_KB', type: 'string', default: '1024', help: 'JSON request body limit, KiB (payload_too_large past it)' },
+  'max-timeout-ms': { env: 'OFFLOAD_MAX_TIMEOUT_MS', type: 'string', default: '604800000', help: 'longest timeout_ms a job may ask for, ms (default 7 days)' },
+  'default-timeout-ms': { env: 'OFFLOAD_DEFAULT_TIMEOUT_MS', type: 'string', help: 'timeout of a job that gives none, ms (default: --max-timeout-ms)' },
   'result-ttl': { env: 'OFFLOAD_RESULT_TTL', type: 'string', default: '24h', help: 'how long finished export files are kept (e.g. 90m, 24h, 7d)' },
   durability: { env: 'OFFLOAD_DURABILITY', type: 'string', default: 'normal', help: 'normal (survives a process crash) or full (also a power loss)' },
   'retry-base-ms': { env: 'OFFLOAD_RETRY_BASE_MS', type: 'string', default: '1000', help: 'first retry delay, ms (doubles each attempt, with jitter)' },
@@ -115,11 +125,19 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
     shutdownGraceMs: integer('shutdown-grace', 0, 24 * 3600) * 1000,
     maxPending: integer('max-pending', 1),
     maxUploadMb: integer('max-upload-mb', 1),
+    maxBodyKb: integer('max-body-kb', 1, 1024 * 1024),
+    maxTimeoutMs: integer('max-timeout-ms', 1, TIMER_LIMIT_MS),
+    defaultTimeoutMs: raw('default-timeout-ms') === undefined ? undefined : integer('default-timeout-ms', 1, TIMER_LIMIT_MS),
     resultTtlMs: parseDuration('result-ttl', raw('result-ttl')!),
     durability,
     retryBaseMs: integer('retry-base-ms', 1),
     logLevel: logLevel as LogLevel,
   };
+  if (config.defaultTimeoutMs !== undefined && config.defaultTimeoutMs > config.maxTimeoutMs) {
+    throw new ConfigError(
+      `--default-timeout-ms (${config.defaultTimeoutMs}) must not exceed --max-timeout-ms (${config.maxTimeoutMs})`,
+    );
+  }
   if (!isLoopback(config.host) && !config.token && !config.allowInsecureBind) {
     throw new ConfigError(
       `refusing to listen on ${config.host} without a token: anyone who can reach it could run jobs. ` +

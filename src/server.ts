@@ -1,9 +1,10 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import type { Config } from './config.js';
+import { isLoopback, type Config } from './config.js';
 import { createEngine, type Engine, type EngineOptions } from './engine/engine.js';
 import { createApp } from './http/app.js';
+import { startRetentionSweeper } from './exports/retention.js';
 
 export interface RunningServer {
   engine: Engine;
@@ -28,13 +29,27 @@ export async function startServer(
     durability: config.durability,
     maxPending: config.maxPending,
     retryBaseMs: config.retryBaseMs,
+    maxTimeoutMs: config.maxTimeoutMs,
+    ...(config.defaultTimeoutMs === undefined ? {} : { defaultTimeoutMs: config.defaultTimeoutMs }),
     logger,
     ...engineOverrides,
   });
   for (const { kind, file } of config.jobs) engine.register(kind, file);
+  // The app (and its metrics) before start: start-up recovery of orphaned jobs is counted too.
+  const app = createApp({
+    engine,
+    logger,
+    token: config.token,
+    jsonLimitBytes: config.maxBodyKb * 1024,
+    maxUploadBytes: config.maxUploadMb * 1024 * 1024,
+    resultTtlMs: config.resultTtlMs,
+  });
   await engine.start();
+  const retention = startRetentionSweeper({ engine, resultTtlMs: config.resultTtlMs, logger });
 
-  const app = createApp({ engine, logger, token: config.token });
+  if (!isLoopback(config.host) && !config.token) {
+    logger.warn({ host: config.host }, 'listening on a non-loopback address without a token (--allow-insecure-bind): anyone who can reach it can run jobs');
+  }
   const server = app.listen(config.port, config.host);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
@@ -53,6 +68,7 @@ export async function startServer(
     port,
     close() {
       closing ??= (async () => {
+        retention.stop();
         // The port stays open during the grace so that clients are told 503 rather than refused.
         await engine.close({ graceMs: config.shutdownGraceMs });
         await new Promise<void>((resolve) => {

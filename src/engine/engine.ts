@@ -10,7 +10,7 @@ import { openDatabase, type Durability } from '../db/open-database.js';
 import type { BackoffOptions } from './backoff.js';
 import { Dispatcher, type AttemptReport } from './dispatcher.js';
 import { EngineError } from './engine-error.js';
-import { isTerminal, type Job, type JobStatus, type NewJob } from './job.js';
+import { isTerminal, TIMER_LIMIT_MS, type Job, type JobStatus, type NewJob } from './job.js';
 import { SqliteJobStore, type JobStore } from './job-store.js';
 import { LeaseKeeper } from './leases.js';
 import { WorkerPool } from './pool.js';
@@ -29,6 +29,10 @@ export interface EngineOptions {
   maxPending?: number;
   /** Attempts of a new job unless it says otherwise. Default 3. */
   defaultMaxAttempts?: number;
+  /** The longest `timeoutMs` a job may ask for; enqueue refuses more with `timeout_too_long`. Default 7 days. */
+  maxTimeoutMs?: number;
+  /** Timeout of a job that gives none, ms. Default `maxTimeoutMs`, so that no job runs unbounded. */
+  defaultTimeoutMs?: number;
   /** Exponential backoff between retries, ms. Default base 1000, max 300000. */
   retryBaseMs?: number;
   retryMaxMs?: number;
@@ -53,6 +57,15 @@ export interface EnqueueRequest {
   timeoutMs?: number | null;
   /** Epoch ms before which the job is not started. */
   runAt?: number;
+  /** With `requestHash`: a second request with the same key gets the first job back (a different hash: conflict). */
+  idempotencyKey?: string;
+  requestHash?: string;
+}
+
+export interface SubmitResult {
+  job: Job;
+  /** False when an earlier job with the same idempotency key was returned. */
+  created: boolean;
 }
 
 export interface ListJobsRequest {
@@ -69,8 +82,16 @@ export type CancelResult =
   | { state: 'already_finished'; job: Job };
 
 export interface EngineEvents {
+  /** Every new state of a job written by this engine (insert, claim, progress, outcome, cancel, recovery). */
   change: [job: Job];
+  /** An attempt run by this process ended and its outcome was written (a retry, a release or a final status). */
   attemptEnd: [report: AttemptReport];
+  /** This engine recovered an orphan: its attempt ended as `lost` (the job is back to pending, or failed). */
+  recovered: [job: Job];
+  /** Emitted once per job that reached a final status through this engine, whichever way it got there. */
+  finished: [job: Job];
+  /** After close(): the pool is down and the database closed. */
+  closed: [];
 }
 
 export interface EngineStats {
@@ -81,7 +102,7 @@ export interface EngineStats {
 
 interface PendingInsert {
   job: NewJob;
-  resolve(job: Job): void;
+  resolve(result: SubmitResult): void;
   reject(err: unknown): void;
 }
 
@@ -120,6 +141,8 @@ export class Engine extends EventEmitter<EngineEvents> {
       durability: options.durability ?? 'normal',
       maxPending: options.maxPending ?? 10_000,
       defaultMaxAttempts: options.defaultMaxAttempts ?? 3,
+      maxTimeoutMs: options.maxTimeoutMs ?? 7 * 24 * 3600 * 1000,
+      defaultTimeoutMs: options.defaultTimeoutMs ?? options.maxTimeoutMs ?? 7 * 24 * 3600 * 1000,
       retryBaseMs: options.retryBaseMs ?? 1_000,
       retryMaxMs: options.retryMaxMs ?? 300_000,
       pollIntervalMs: options.pollIntervalMs ?? 1_000,
@@ -132,6 +155,8 @@ export class Engine extends EventEmitter<EngineEvents> {
     validatePositiveInteger('leaseMs', this.#options.leaseMs);
     validatePositiveInteger('maxPending', this.#options.maxPending);
     validatePositiveInteger('defaultMaxAttempts', this.#options.defaultMaxAttempts);
+    validatePositiveInteger('maxTimeoutMs', this.#options.maxTimeoutMs, TIMER_LIMIT_MS);
+    validatePositiveInteger('defaultTimeoutMs', this.#options.defaultTimeoutMs, this.#options.maxTimeoutMs);
     this.#logger = options.logger ?? pino({ name: 'offload' });
     mkdirSync(this.dataDir, { recursive: true });
     if (options.store) {
@@ -195,7 +220,10 @@ export class Engine extends EventEmitter<EngineEvents> {
       pollIntervalMs: this.#options.pollIntervalMs,
       logger: this.#logger,
       onChange,
-      onAttemptEnd: (report) => this.emit('attemptEnd', report),
+      onAttemptEnd: (report) => {
+        this.emit('attemptEnd', report);
+        if (isTerminal(report.job.status)) this.emit('finished', report.job);
+      },
     }));
     this.#leases = new LeaseKeeper({
       store: this.#store,
@@ -207,6 +235,10 @@ export class Engine extends EventEmitter<EngineEvents> {
       onLeaseLost: (jobId) => void dispatcher.abort(jobId, 'lease_lost', 0),
       onCancelRequested: (jobId) => void dispatcher.abort(jobId, 'cancelled'),
       onChange,
+      onRecovered: (job) => {
+        this.emit('recovered', job);
+        if (isTerminal(job.status)) this.emit('finished', job);
+      },
     });
     const recovered = await this.#leases.start();
     this.#logger.info(
@@ -218,10 +250,16 @@ export class Engine extends EventEmitter<EngineEvents> {
 
   /** Stores a new job; resolves once its row is committed. Inserts arriving in the same tick share one commit. */
   async enqueue(request: EnqueueRequest): Promise<Job> {
+    return (await this.submit(request)).job;
+  }
+
+  /** enqueue, telling whether the job is new or an earlier one with the same idempotency key. */
+  async submit(request: EnqueueRequest): Promise<SubmitResult> {
     if (this.#closing) throw new EngineError('shutting_down', 'The engine is shutting down and accepts no new jobs.');
     if (!this.#kinds.has(request.kind)) {
       throw new EngineError('unknown_kind', `No worker module is registered for job kind "${request.kind}".`);
     }
+    const timeoutMs = this.#timeoutOf(request);
     await this.#assertQueueHasRoom();
     const now = Date.now();
     const job: NewJob = {
@@ -231,13 +269,28 @@ export class Engine extends EventEmitter<EngineEvents> {
       priority: request.priority ?? 0,
       runAt: request.runAt ?? now,
       maxAttempts: request.maxAttempts ?? this.#options.defaultMaxAttempts,
-      timeoutMs: request.timeoutMs ?? null,
+      timeoutMs,
       createdAt: now,
+      idempotencyKey: request.idempotencyKey ?? null,
+      requestHash: request.requestHash ?? null,
     };
-    return new Promise((resolve, reject) => {
+    const result = await new Promise<SubmitResult>((resolve, reject) => {
       this.#inserts.push({ job, resolve, reject });
       if (this.#inserts.length === 1) setImmediate(() => void this.#flushInserts());
     });
+    if (!result.created && result.job.requestHash !== job.requestHash) {
+      throw new EngineError('idempotency_conflict', 'This Idempotency-Key was already used with a different request.');
+    }
+    return result;
+  }
+
+  async countActiveForDataset(datasetId: string): Promise<number> {
+    return this.#store.countActiveForDataset(datasetId);
+  }
+
+  /** Forgets idempotency keys of jobs finished before `finishedBefore` (they expire with the job's results). */
+  async expireIdempotencyKeys(finishedBefore: number): Promise<number> {
+    return this.#store.expireIdempotencyKeys(finishedBefore);
   }
 
   async get(id: string): Promise<Job | undefined> {
@@ -266,6 +319,7 @@ export class Engine extends EventEmitter<EngineEvents> {
         const cancelled = await this.#store.cancelPending(id, { code: 'cancelled', message: 'The job was cancelled before it started.' }, now);
         if (cancelled) {
           this.emit('change', cancelled);
+          this.emit('finished', cancelled);
           return { state: 'cancelled', job: cancelled };
         }
         continue; // claimed meanwhile: cancel it as a running job
@@ -303,6 +357,11 @@ export class Engine extends EventEmitter<EngineEvents> {
     return this.#store.countPending();
   }
 
+  /** Pending and running jobs of the whole database (every process sharing it), per kind. */
+  async countByKindAndStatus(): Promise<Array<{ kind: string; status: 'pending' | 'running'; count: number }>> {
+    return this.#store.countByKindAndStatus();
+  }
+
   /** True when the database accepts writes and the pool is up. */
   async isReady(): Promise<boolean> {
     if (this.#closing || !this.#pool) return false;
@@ -335,6 +394,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     await this.#pool?.destroy();
     await this.#store.close();
     this.#logger.info({ ...drained }, 'engine stopped');
+    this.emit('closed');
   }
 
   async #flushInserts(): Promise<void> {
@@ -342,10 +402,10 @@ export class Engine extends EventEmitter<EngineEvents> {
     if (batch.length === 0) return;
     this.#inserts = [];
     try {
-      const jobs = await this.#store.insert(batch.map((entry) => entry.job));
-      jobs.forEach((job, i) => {
-        batch[i]!.resolve(job);
-        this.emit('change', job);
+      const results = await this.#store.insert(batch.map((entry) => entry.job));
+      results.forEach((result, i) => {
+        batch[i]!.resolve(result);
+        if (result.created) this.emit('change', result.job);
       });
     } catch (err) {
       for (const entry of batch) entry.reject(err);
@@ -362,6 +422,21 @@ export class Engine extends EventEmitter<EngineEvents> {
     }
   }
 
+  /** The job's own timeout, within the ceiling, or the default one: every job gets a timeout. */
+  #timeoutOf(request: EnqueueRequest): number {
+    const { maxTimeoutMs, defaultTimeoutMs } = this.#options;
+    if (request.timeoutMs === undefined || request.timeoutMs === null) return defaultTimeoutMs;
+    if (!Number.isSafeInteger(request.timeoutMs) || request.timeoutMs < 1) {
+      throw new EngineError('invalid_option', 'A job\'s timeoutMs must be a positive integer (milliseconds).');
+    }
+    if (request.timeoutMs > maxTimeoutMs) {
+      throw new EngineError('timeout_too_long', `The timeout of ${request.timeoutMs} ms is over this server's ceiling of ${maxTimeoutMs} ms.`, {
+        details: { max_timeout_ms: maxTimeoutMs },
+      });
+    }
+    return request.timeoutMs;
+  }
+
   #backoff(): BackoffOptions {
     return { baseMs: this.#options.retryBaseMs, maxMs: this.#options.retryMaxMs };
   }
@@ -371,10 +446,11 @@ export function createEngine(options: EngineOptions): Engine {
   return new Engine(options);
 }
 
-function validatePositiveInteger(name: string, value: number): void {
+function validatePositiveInteger(name: string, value: number, max = Number.MAX_SAFE_INTEGER): void {
   if (!Number.isSafeInteger(value) || value < 1) {
     throw new EngineError('invalid_option', `options.${name} must be a positive integer`);
   }
+  if (value > max) throw new EngineError('invalid_option', `options.${name} must be at most ${max}`);
 }
 
 function encodeCursor(seq: number): string {

@@ -8,6 +8,9 @@ export const JobStatus = Object.freeze({
 } as const);
 export type JobStatus = (typeof JobStatus)[keyof typeof JobStatus];
 
+/** The longest timeout a job can have: the largest delay a Node.js timer accepts (2^31 − 1 ms, about 24.8 days). */
+export const TIMER_LIMIT_MS = 2_147_483_647;
+
 export const JOB_STATUSES: readonly JobStatus[] = Object.values(JobStatus);
 
 export function isTerminal(status: JobStatus): boolean {
@@ -70,6 +73,8 @@ export interface Job {
   updatedAt: number;
   /** Creation order, used as the pagination cursor. */
   seq: number;
+  idempotencyKey: string | null;
+  requestHash: string | null;
 }
 
 export interface NewJob {
@@ -81,6 +86,9 @@ export interface NewJob {
   maxAttempts: number;
   timeoutMs: number | null;
   createdAt: number;
+  /** Same key, same hash: the existing job is returned instead of a new one. */
+  idempotencyKey?: string | null;
+  requestHash?: string | null;
 }
 
 /** Identifies one attempt: an outcome is written only while the row still belongs to it. */

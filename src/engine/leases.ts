@@ -16,6 +16,8 @@ export interface LeaseKeeperOptions {
   /** Another process asked to cancel a job this process runs. */
   onCancelRequested(jobId: string): void;
   onChange(job: Job): void;
+  /** An orphan's attempt was ended as `lost` by this process (after onChange). */
+  onRecovered?(job: Job): void;
 }
 
 /**
@@ -103,6 +105,7 @@ export class LeaseKeeper {
         recovered.push(job);
         logger.warn({ job_id: job.id, kind: job.kind, attempt: orphan.attempts, status: job.status, previous_owner: orphan.owner }, 'recovered orphaned job');
         this.#options.onChange(job);
+        this.#options.onRecovered?.(job);
       }
     }
     // Forget owners that are gone, or silent for long enough that no lease of theirs can still be valid.

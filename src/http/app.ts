@@ -1,11 +1,20 @@
+import type Router from '@koa/router';
 import Koa from 'koa';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import type { Engine } from '../engine/engine.js';
+import { Datasets } from '../datasets/datasets.js';
+import { Exports } from '../exports/exports.js';
+import { createDatasetRoutes, datasetRouteDocs } from './dataset-routes.js';
+import { createExportRoutes, exportRouteDocs } from './export-routes.js';
+import { VERSION } from '../version.js';
 import { requireToken } from './auth.js';
 import { handleErrors } from './errors.js';
-import { createHealthRoutes } from './health-routes.js';
-import { createJobRoutes } from './job-routes.js';
+import { createHealthRoutes, healthRouteDocs } from './health-routes.js';
+import { createJobRoutes, jobRouteDocs } from './job-routes.js';
 import { requireJsonBody } from './json-body.js';
+import { createMetrics, createMetricsRoutes, metricsRouteDocs } from './metrics.js';
+import { buildOpenApiDocument, createOpenApiRoutes, openApiRouteDocs, type RouteDoc } from './openapi.js';
 import { logRequests } from './request-log.js';
 
 export interface AppOptions {
@@ -15,19 +24,51 @@ export interface AppOptions {
   token?: string;
   /** Largest JSON request body, bytes. Default 1 MiB. */
   jsonLimitBytes?: number;
+  /** Where offload's metrics are registered (to merge them with an embedder's). Default: a registry of this app's own. */
+  metricsRegistry?: Registry;
+  /** Largest dataset upload, bytes. Default 1 GiB. */
+  maxUploadBytes?: number;
+  /** How long finished export files are kept, ms (shown in the export document). Default 24 h. */
+  resultTtlMs?: number;
+  /** The dataset catalog; by default one on the engine's data directory, closed with the engine. */
+  datasets?: Datasets;
 }
 
 /** The HTTP face of the engine. Routes stay thin: validate, call the engine, shape the answer. */
-export function createApp({ engine, logger, token, jsonLimitBytes = 1024 * 1024 }: AppOptions): Koa {
+export function createApp({
+  engine,
+  logger,
+  token,
+  jsonLimitBytes = 1024 * 1024,
+  metricsRegistry,
+  maxUploadBytes = 1024 * 1024 * 1024,
+  resultTtlMs = 24 * 3600 * 1000,
+  datasets = new Datasets(engine),
+}: AppOptions): Koa {
   const app = new Koa();
   app.proxy = false;
   // handleErrors answers every error; this keeps Koa from printing them a second time.
   app.silent = true;
   const jsonBody = requireJsonBody(jsonLimitBytes);
+  const metrics = createMetrics(engine, metricsRegistry);
+
+  // A route module adds its router and its OpenAPI descriptions here; test/openapi.test.ts checks they agree.
+  const routeDocs: RouteDoc[] = [
+    ...healthRouteDocs, ...jobRouteDocs, ...datasetRouteDocs, ...exportRouteDocs, ...metricsRouteDocs, ...openApiRouteDocs,
+  ];
+  const routers: Router[] = [
+    createHealthRoutes(engine),
+    createJobRoutes(engine, jsonBody),
+    createDatasetRoutes(datasets, maxUploadBytes),
+    createExportRoutes(engine, new Exports(engine, datasets, resultTtlMs), jsonBody),
+    createMetricsRoutes(metrics),
+    createOpenApiRoutes(buildOpenApiDocument(routeDocs, { version: VERSION, auth: Boolean(token) })),
+  ];
+
   app.use(logRequests(logger));
   app.use(handleErrors(logger));
   if (token) app.use(requireToken(token));
-  for (const router of [createHealthRoutes(engine), createJobRoutes(engine, jsonBody)]) {
+  for (const router of routers) {
     app.use(router.routes());
     app.use(router.allowedMethods({ throw: true }));
   }

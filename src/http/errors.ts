@@ -1,7 +1,8 @@
 import type { Context, Next } from 'koa';
 import type { Logger } from 'pino';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { EngineError, type EngineErrorCode } from '../engine/engine-error.js';
+import type { ErrorResponse } from './schemas.js';
 
 /** Every error code the API answers with, and its HTTP status. The one registry: tested for consistency. */
 export const ErrorCodes = Object.freeze({
@@ -13,15 +14,41 @@ export const ErrorCodes = Object.freeze({
   not_ready: 409,
   gone: 410,
   payload_too_large: 413,
+  range_not_satisfiable: 416,
   unsupported_media_type: 415,
   unknown_kind: 422,
   dataset_not_found: 422,
+  unknown_column: 422,
   queue_full: 429,
   internal_error: 500,
   shutting_down: 503,
   unavailable: 503,
 } as const);
 export type ErrorCode = keyof typeof ErrorCodes;
+
+/**
+ * What each code means, for the OpenAPI document; `retryAfter` marks the codes answered with a `Retry-After`
+ * header. A Record over ErrorCode, so a code cannot be added above without its description here.
+ */
+export const ErrorDocs: Readonly<Record<ErrorCode, { description: string; retryAfter?: true }>> = Object.freeze({
+  invalid_request: { description: 'malformed JSON, a schema violation or a malformed id; `details` names each field at fault' },
+  unauthorized: { description: 'missing or wrong `Authorization: Bearer <token>`' },
+  not_found: { description: 'no such resource' },
+  method_not_allowed: { description: 'the path exists but not with this method' },
+  conflict: { description: 'the request contradicts the current state (e.g. cancelling a finished job)' },
+  not_ready: { description: 'the resource exists but is not finished yet' },
+  gone: { description: 'the resource existed but was deleted or expired' },
+  range_not_satisfiable: { description: 'the Range header asks for bytes outside the file; `Content-Range` gives its size' },
+  payload_too_large: { description: 'the request body is over the configured limit' },
+  unsupported_media_type: { description: 'the request body has a content type this route does not accept' },
+  unknown_kind: { description: 'no worker module is registered for this job kind' },
+  dataset_not_found: { description: 'the dataset named in the request does not exist' },
+  unknown_column: { description: 'the export names a column the dataset does not have; `details.unknown_columns` lists them' },
+  queue_full: { description: 'the queue holds the maximum number of pending jobs; retry later', retryAfter: true },
+  internal_error: { description: 'the server failed; the log has the details' },
+  shutting_down: { description: 'the server is shutting down and accepts no new work', retryAfter: true },
+  unavailable: { description: 'the database is not writable or the worker pool is not up' },
+});
 
 /** An error meant for the client: its message is shown, and it carries its status and extra headers. */
 export class AppError extends Error {
@@ -46,6 +73,10 @@ const ENGINE_ERRORS: Record<EngineErrorCode, (err: EngineError) => AppError> = {
   queue_full: (err) => new AppError('queue_full', err.message, { headers: { 'Retry-After': '5' } }),
   shutting_down: (err) => new AppError('shutting_down', err.message, { headers: { 'Retry-After': '10' } }),
   invalid_option: (err) => new AppError('invalid_request', err.message),
+  idempotency_conflict: (err) => new AppError('conflict', err.message),
+  // Only enqueue raises it, and every route that enqueues takes the timeout as the body field `timeout_ms`.
+  timeout_too_long: (err) =>
+    new AppError('invalid_request', err.message, { details: [{ in: 'body', path: 'timeout_ms', message: err.message, ...err.details }] }),
 };
 
 /** Turns a zod failure into the 400 answer, with one entry per problem. */
@@ -88,9 +119,10 @@ export function handleErrors(logger: Logger) {
       }
       ctx.status = appError.status;
       ctx.set(appError.headers);
-      ctx.body = {
+      const body: ErrorResponse = {
         error: { code: appError.code, message: appError.message, ...(appError.details === undefined ? {} : { details: appError.details }) },
       };
+      ctx.body = body;
     }
   };
 }

@@ -2,10 +2,13 @@ import Router from '@koa/router';
 import type { Engine } from '../engine/engine.js';
 import { AppError } from './errors.js';
 import { toJobDocument } from './job-document.js';
-import { CreateJobBody, JobIdParams, ListJobsQuery } from './schemas.js';
+import type { requireJsonBody } from './json-body.js';
+import type { RouteDoc } from './openapi.js';
+import { CreateJobBody, JobAccepted, JobDocument, JobIdParams, JobList, ListJobsQuery } from './schemas.js';
+import { IdempotencyHeaders, IdempotencyKeyHeader } from './resource-schemas.js';
+import { hashRequest } from '../exports/exports.js';
 import { streamJobEvents } from './sse.js';
 import { validate } from './validate.js';
-import { requireJsonBody } from './json-body.js';
 
 export function createJobRoutes(engine: Engine, jsonBody: ReturnType<typeof requireJsonBody>): Router {
   const router = new Router({ prefix: '/jobs' });
@@ -19,22 +22,25 @@ export function createJobRoutes(engine: Engine, jsonBody: ReturnType<typeof requ
 
   router.post('/', jsonBody, async (ctx) => {
     const body = validate(CreateJobBody, ctx.request.body, 'body');
-    const job = await engine.enqueue({
+    const key = ctx.get('Idempotency-Key') || undefined;
+    if (key !== undefined) validate(IdempotencyKeyHeader, key, 'header');
+    const { job, created } = await engine.submit({
       kind: body.kind,
       payload: body.payload,
       priority: body.priority,
       maxAttempts: body.max_attempts,
       timeoutMs: body.timeout_ms,
+      ...(key ? { idempotencyKey: `jobs:${key}`, requestHash: hashRequest(body) } : {}),
     });
-    ctx.status = 202;
+    ctx.status = created ? 202 : 200;
     ctx.set({ Location: `/jobs/${job.id}`, 'Retry-After': '1' });
-    ctx.body = { job_id: job.id, status: job.status, status_url: `/jobs/${job.id}` };
+    ctx.body = { job_id: job.id, status: job.status, status_url: `/jobs/${job.id}` } satisfies JobAccepted;
   });
 
   router.get('/', async (ctx) => {
     const query = validate(ListJobsQuery, ctx.query, 'query');
     const page = await engine.list({ kind: query.kind, status: query.status as never, limit: query.limit, cursor: query.cursor });
-    ctx.body = { jobs: page.jobs.map(toJobDocument), next_cursor: page.nextCursor };
+    ctx.body = { jobs: page.jobs.map(toJobDocument), next_cursor: page.nextCursor } satisfies JobList;
   });
 
   router.get('/:id', async (ctx) => {
@@ -60,3 +66,81 @@ export function createJobRoutes(engine: Engine, jsonBody: ReturnType<typeof requ
 
   return router;
 }
+
+const retryAfter = { 'Retry-After': { description: 'Seconds to wait before polling again.' } };
+
+/** The OpenAPI description of the routes above; test/openapi.test.ts keeps the two in step. */
+export const jobRouteDocs: RouteDoc[] = [
+  {
+    method: 'post',
+    path: '/jobs',
+    operationId: 'createJob',
+    tags: ['jobs'],
+    summary: 'Start a job of a registered kind',
+    description: 'The job row is committed before the answer: a 202 means the job survives a crash of the process.',
+    headers: IdempotencyHeaders,
+    body: CreateJobBody,
+    responses: {
+      202: {
+        description: 'Accepted: the job is stored and pending.',
+        schema: JobAccepted,
+        headers: { Location: { description: 'The job: /jobs/{id}.' }, ...retryAfter },
+      },
+      200: {
+        description: 'The job created earlier for the same Idempotency-Key and body.',
+        schema: JobAccepted,
+        headers: { Location: { description: 'The job: /jobs/{id}.' }, ...retryAfter },
+      },
+    },
+    errors: ['invalid_request', 'payload_too_large', 'unsupported_media_type', 'unknown_kind', 'conflict', 'queue_full', 'shutting_down'],
+  },
+  {
+    method: 'get',
+    path: '/jobs',
+    operationId: 'listJobs',
+    tags: ['jobs'],
+    summary: 'List jobs, newest first, with cursor pagination',
+    query: ListJobsQuery,
+    responses: { 200: { description: 'One page of jobs.', schema: JobList } },
+    errors: ['invalid_request'],
+  },
+  {
+    method: 'get',
+    path: '/jobs/{id}',
+    operationId: 'getJob',
+    tags: ['jobs'],
+    summary: 'The job document',
+    params: JobIdParams,
+    responses: {
+      200: { description: 'The job; `Retry-After` is set while it is not finished.', schema: JobDocument, headers: retryAfter },
+    },
+    errors: ['invalid_request', 'not_found'],
+  },
+  {
+    method: 'get',
+    path: '/jobs/{id}/events',
+    operationId: 'streamJobEvents',
+    tags: ['jobs'],
+    summary: 'Server-Sent Events of one job until it finishes',
+    params: JobIdParams,
+    responses: {
+      200: {
+        description:
+          'An event stream: `status` when the status or attempt changes, `progress` when only the progress does; each ' +
+          "event's `data` is the job document (JobDocument). The stream ends after the terminal event.",
+        contentType: 'text/event-stream',
+      },
+    },
+    errors: ['invalid_request', 'not_found'],
+  },
+  {
+    method: 'delete',
+    path: '/jobs/{id}',
+    operationId: 'cancelJob',
+    tags: ['jobs'],
+    summary: 'Cancel a pending or running job',
+    params: JobIdParams,
+    responses: { 202: { description: 'Cancelled, or cancellation requested from the process running it.', schema: JobDocument } },
+    errors: ['invalid_request', 'not_found', 'conflict'],
+  },
+];

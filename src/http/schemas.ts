@@ -1,17 +1,35 @@
-// Request and response schemas: they validate requests and describe the API (GET /openapi.json).
+// Request and response schemas: they validate requests, type the handlers' answers, and are the OpenAPI
+// document's only source (src/http/openapi.ts). Add a schema here, not a JSON Schema by hand.
 import { z } from 'zod';
-import { JOB_STATUSES } from '../engine/job.js';
+import { JOB_STATUSES, TIMER_LIMIT_MS } from '../engine/job.js';
+import { ErrorCodes, type ErrorCode } from './errors.js';
 
-export const JobIdParams = z.object({ id: z.uuid({ message: 'must be a UUID' }) });
+/**
+ * Response schemas, by the name they have under `components.schemas` in the OpenAPI document. Every schema a
+ * route describes as a response body must be registered here (the document generator refuses one that is not), so
+ * that a schema used in several places is one `$ref`.
+ */
+export const apiSchemas = z.registry<{ id: string }>();
 
-export const MAX_TIMEOUT_MS = 7 * 24 * 3600 * 1000;
+export const JobIdParams = z.object({ id: z.uuid({ message: 'must be a UUID' }).describe('The job id.') });
+
+/**
+ * The schema's bound is the largest delay a timer supports; the server's own ceiling (`--max-timeout-ms`, default
+ * 7 days) is enforced by the engine at enqueue, for every route that creates jobs.
+ */
+export const MAX_TIMEOUT_MS = TIMER_LIMIT_MS;
 
 export const CreateJobBody = z.strictObject({
-  kind: z.string().min(1).max(64),
-  payload: z.record(z.string(), z.unknown()).default({}),
-  priority: z.int().min(-1000).max(1000).optional(),
-  max_attempts: z.int().min(1).max(100).optional(),
-  timeout_ms: z.int().min(1).max(MAX_TIMEOUT_MS).optional(),
+  kind: z.string().min(1).max(64).describe('A registered job kind.'),
+  payload: z.record(z.string(), z.unknown()).default({}).describe("The job's input, passed to its worker module."),
+  priority: z.int().min(-1000).max(1000).optional().describe('Higher runs first. Default 0.'),
+  max_attempts: z.int().min(1).max(100).optional().describe('Attempts for retryable failures. Default 3.'),
+  timeout_ms: z
+    .int()
+    .min(1)
+    .max(MAX_TIMEOUT_MS)
+    .optional()
+    .describe("The attempt is stopped (error `timeout`) after this long. At most the server's --max-timeout-ms; default --default-timeout-ms."),
 });
 export type CreateJobBody = z.infer<typeof CreateJobBody>;
 
@@ -19,14 +37,15 @@ export const ListJobsQuery = z.strictObject({
   kind: z.string().min(1).max(64).optional(),
   status: z.enum(JOB_STATUSES as [string, ...string[]]).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
-  cursor: z.string().min(1).max(64).optional(),
+  cursor: z.string().min(1).max(64).optional().describe('The `next_cursor` of the previous page.'),
 });
 
 export const JobErrorSchema = z.object({
-  code: z.string(),
+  code: z.string().describe('Why the attempt failed: task_error, worker_exit, worker_oom, timeout, cancelled, lost, …'),
   message: z.string(),
   details: z.record(z.string(), z.unknown()).optional(),
 });
+apiSchemas.add(JobErrorSchema, { id: 'JobError' });
 
 export const JobDocument = z.object({
   job_id: z.uuid(),
@@ -46,7 +65,45 @@ export const JobDocument = z.object({
   finished_at: z.iso.datetime().nullable(),
 });
 export type JobDocument = z.infer<typeof JobDocument>;
+apiSchemas.add(JobDocument, { id: 'JobDocument' });
 
-export const ErrorResponse = z.object({
-  error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }),
+export const JobAccepted = z.object({
+  job_id: z.uuid(),
+  status: z.enum(JOB_STATUSES as [string, ...string[]]).describe('`pending` for a new job; the current status for an idempotent replay.'),
+  status_url: z.string().describe('Where to poll the job: GET it for the job document.'),
 });
+export type JobAccepted = z.infer<typeof JobAccepted>;
+apiSchemas.add(JobAccepted, { id: 'JobAccepted' });
+
+export const JobList = z.object({
+  jobs: z.array(JobDocument).describe('Newest first.'),
+  next_cursor: z.string().nullable().describe('Pass as `cursor` for the next page; null on the last page.'),
+});
+export type JobList = z.infer<typeof JobList>;
+apiSchemas.add(JobList, { id: 'JobList' });
+
+export const Health = z.object({ status: z.literal('ok') });
+export type Health = z.infer<typeof Health>;
+apiSchemas.add(Health, { id: 'Health' });
+
+export const Readiness = z.object({ status: z.literal('ready'), threads: z.int(), busy_threads: z.int() });
+export type Readiness = z.infer<typeof Readiness>;
+apiSchemas.add(Readiness, { id: 'Readiness' });
+
+const ERROR_CODE_NAMES = Object.keys(ErrorCodes) as [ErrorCode, ...ErrorCode[]];
+
+/** The error shape, with `code` narrowed to `codes`: the OpenAPI document uses it per route and status. */
+export function errorResponseFor<const C extends readonly [ErrorCode, ...ErrorCode[]]>(codes: C) {
+  return z.object({
+    error: z.object({
+      code: z.enum(codes),
+      message: z.string().describe('A sentence for people; never a stack trace.'),
+      details: z.unknown().optional().describe('For invalid_request, one {in, path, message} per problem.'),
+    }),
+  });
+}
+
+/** Every error answer of the API (`handleErrors` builds exactly this). */
+export const ErrorResponse = errorResponseFor(ERROR_CODE_NAMES);
+export type ErrorResponse = z.infer<typeof ErrorResponse>;
+apiSchemas.add(ErrorResponse, { id: 'ErrorResponse' });

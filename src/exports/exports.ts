@@ -1,0 +1,159 @@
+import { createHash } from 'node:crypto';
+import { stat, rm } from 'node:fs/promises';
+import { join, resolve, sep } from 'node:path';
+import type { CancelResult, Engine, SubmitResult } from '../engine/engine.js';
+import type { Job } from '../engine/job.js';
+import type { Datasets } from '../datasets/datasets.js';
+
+export const EXPORT_FORMATS = ['csv', 'ndjson', 'json', 'xlsx', 'parquet'] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+
+export interface CreateExportRequest {
+  dataset_id: string;
+  format: ExportFormat;
+  columns?: string[];
+  compression?: 'none' | 'gzip';
+  priority?: number;
+  max_attempts?: number;
+  timeout_ms?: number;
+}
+
+/** What workers/export.ts returns for a finished export. */
+export interface ExportArtifact {
+  file: string;
+  bytes: number;
+  rows: number;
+  sha256: string;
+  content_type: string;
+  filename: string;
+}
+
+export type CreateExportOutcome =
+  | ({ ok: true } & SubmitResult)
+  | { ok: false; reason: 'dataset_not_found' | 'dataset_not_ready' | 'unknown_column'; message: string; details?: unknown };
+
+export type DownloadOutcome =
+  | { state: 'not_found' }
+  | { state: 'not_ready'; job: Job }
+  | { state: 'failed'; job: Job }
+  | { state: 'gone'; job: Job }
+  | { state: 'ready'; job: Job; artifact: ExportArtifact; path: string; size: number; mtime: Date };
+
+export type RemoveExportOutcome = { state: 'not_found' } | { state: 'deleted' } | CancelResult;
+
+/** Exports are jobs of kind `export`; their files live in `<dataDir>/exports/` until `resultTtlMs` after they finish. */
+export class Exports {
+  readonly #engine: Engine;
+  readonly #datasets: Datasets;
+  readonly resultTtlMs: number;
+
+  constructor(engine: Engine, datasets: Datasets, resultTtlMs: number) {
+    this.#engine = engine;
+    this.#datasets = datasets;
+    this.resultTtlMs = resultTtlMs;
+  }
+
+  /** Checks the dataset and columns now (422/409 at enqueue), so that most mistakes never reach a worker. */
+  async create(request: CreateExportRequest, idempotencyKey?: string): Promise<CreateExportOutcome> {
+    const dataset = await this.#datasets.get(request.dataset_id);
+    if (!dataset) return { ok: false, reason: 'dataset_not_found', message: `No dataset with id ${request.dataset_id}.` };
+    if (dataset.status !== 'ready') {
+      return { ok: false, reason: 'dataset_not_ready', message: `The dataset is ${dataset.status === 'importing' ? 'still importing' : 'not usable: its import failed'}.` };
+    }
+    const known = new Set(dataset.columns!.map((c) => c.name));
+    const unknown = (request.columns ?? []).filter((name) => !known.has(name));
+    if (unknown.length > 0) {
+      return { ok: false, reason: 'unknown_column', message: `The dataset has no column ${unknown.map((n) => JSON.stringify(n)).join(', ')}.`, details: { unknown_columns: unknown } };
+    }
+    const result = await this.#engine.submit({
+      kind: 'export',
+      payload: {
+        dataset_id: request.dataset_id,
+        format: request.format,
+        ...(request.columns ? { columns: request.columns } : {}),
+        compression: request.compression ?? 'none',
+        filename_base: dataset.name,
+      },
+      priority: request.priority,
+      maxAttempts: request.max_attempts,
+      timeoutMs: request.timeout_ms,
+      ...(idempotencyKey ? { idempotencyKey: `exports:${idempotencyKey}`, requestHash: hashRequest(request) } : {}),
+    });
+    return { ok: true, ...result };
+  }
+
+  async get(id: string): Promise<Job | undefined> {
+    const job = await this.#engine.get(id);
+    return job?.kind === 'export' ? job : undefined;
+  }
+
+  /** The job document's `result` for an export: where to download it, what it is, until when it is kept. */
+  async describeResult(job: Job): Promise<Record<string, unknown> | null> {
+    if (job.status !== 'succeeded' || !job.result) return null;
+    const artifact = job.result as ExportArtifact;
+    const expiresAt = new Date((job.finishedAt ?? job.updatedAt) + this.resultTtlMs).toISOString();
+    const available = await this.#fileStat(artifact.file) !== undefined;
+    return {
+      download_url: `/exports/${job.id}/download`,
+      bytes: artifact.bytes,
+      rows: artifact.rows,
+      sha256: artifact.sha256,
+      content_type: artifact.content_type,
+      filename: artifact.filename,
+      expires_at: expiresAt,
+      expired: !available,
+    };
+  }
+
+  async download(id: string): Promise<DownloadOutcome> {
+    const job = await this.get(id);
+    if (!job) return { state: 'not_found' };
+    if (job.status === 'pending' || job.status === 'running') return { state: 'not_ready', job };
+    if (job.status !== 'succeeded') return { state: 'failed', job };
+    const artifact = job.result as ExportArtifact;
+    const stats = await this.#fileStat(artifact.file);
+    if (!stats) return { state: 'gone', job };
+    return { state: 'ready', job, artifact, path: this.#resolve(artifact.file)!, size: stats.size, mtime: stats.mtime };
+  }
+
+  /** Cancels a pending or running export; deletes the file of a finished one (the job row stays, as history). */
+  async remove(id: string): Promise<RemoveExportOutcome> {
+    const job = await this.get(id);
+    if (!job) return { state: 'not_found' };
+    if (job.status === 'pending' || job.status === 'running') return (await this.#engine.cancel(id))!;
+    const file = job.status === 'succeeded' ? this.#resolve((job.result as ExportArtifact).file) : undefined;
+    if (file) await rm(file, { force: true });
+    return { state: 'deleted' };
+  }
+
+  async #fileStat(relative: string) {
+    const path = this.#resolve(relative);
+    if (!path) return undefined;
+    try {
+      return await stat(path);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Only files inside `<dataDir>/exports/` are ever served or deleted, whatever a result row says. */
+  #resolve(relative: string): string | undefined {
+    const exportsDir = join(this.#engine.dataDir, 'exports');
+    const path = resolve(this.#engine.dataDir, relative);
+    return path.startsWith(exportsDir + sep) ? path : undefined;
+  }
+}
+
+/** Key order and whitespace do not matter: the same request is the same hash. */
+export function hashRequest(request: object): string {
+  return createHash('sha256').update(canonicalJson(request)).digest('hex');
+}
+
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : 1));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}

@@ -1,0 +1,226 @@
+import { createReadStream } from 'node:fs';
+import Router from '@koa/router';
+import type { Engine } from '../engine/engine.js';
+import type { Job } from '../engine/job.js';
+import type { Exports } from '../exports/exports.js';
+import { parseByteRange } from './byte-range.js';
+import { AppError } from './errors.js';
+import { toJobDocument } from './job-document.js';
+import type { RouteDoc } from './openapi.js';
+import {
+  AcceptedExport,
+  CreateExportBody,
+  ExportDocument,
+  ExportList,
+  IdempotencyHeaders,
+  IdempotencyKeyHeader,
+  ListExportsQuery,
+  ResourceIdParams,
+} from './resource-schemas.js';
+import { streamJobEvents } from './sse.js';
+import { validate } from './validate.js';
+import type { requireJsonBody } from './json-body.js';
+
+export function createExportRoutes(engine: Engine, exports: Exports, jsonBody: ReturnType<typeof requireJsonBody>): Router {
+  const router = new Router({ prefix: '/exports' });
+
+  async function toExportDocument(job: Job) {
+    return { ...toJobDocument(job), result: await exports.describeResult(job) };
+  }
+
+  async function loadExport(id: unknown) {
+    const params = validate(ResourceIdParams, { id }, 'path');
+    const job = await exports.get(params.id);
+    if (!job) throw new AppError('not_found', `No export with id ${params.id}.`);
+    return job;
+  }
+
+  router.post('/', jsonBody, async (ctx) => {
+    const body = validate(CreateExportBody, ctx.request.body, 'body');
+    const key = ctx.get('Idempotency-Key') || undefined;
+    if (key !== undefined) validate(IdempotencyKeyHeader, key, 'header');
+    const outcome = await exports.create(body, key);
+    if (!outcome.ok) {
+      if (outcome.reason === 'dataset_not_ready') throw new AppError('conflict', outcome.message);
+      throw new AppError(outcome.reason, outcome.message, { details: outcome.details });
+    }
+    const { job, created } = outcome;
+    ctx.status = created ? 202 : 200;
+    ctx.set({ Location: `/exports/${job.id}`, 'Retry-After': '1' });
+    ctx.body = { job_id: job.id, status: job.status, status_url: `/exports/${job.id}` };
+  });
+
+  router.get('/', async (ctx) => {
+    const query = validate(ListExportsQuery, ctx.query, 'query');
+    const page = await engine.list({ kind: 'export', status: query.status as never, limit: query.limit, cursor: query.cursor });
+    ctx.body = { exports: await Promise.all(page.jobs.map(toExportDocument)), next_cursor: page.nextCursor };
+  });
+
+  router.get('/:id', async (ctx) => {
+    const job = await loadExport(ctx.params.id);
+    if (job.status === 'pending' || job.status === 'running') ctx.set('Retry-After', '1');
+    ctx.body = await toExportDocument(job);
+  });
+
+  router.get('/:id/events', async (ctx) => {
+    // The SSE document is the plain job document: the file checks of describeResult are not worth a stat per event.
+    streamJobEvents(ctx, engine, await loadExport(ctx.params.id), toJobDocument);
+  });
+
+  router.get('/:id/download', async (ctx) => {
+    const job = await loadExport(ctx.params.id);
+    const download = await exports.download(job.id);
+    switch (download.state) {
+      case 'not_found':
+        throw new AppError('not_found', `No export with id ${job.id}.`);
+      case 'not_ready':
+        throw new AppError('not_ready', `The export is ${download.job.status}; download it once it has succeeded.`, { headers: { 'Retry-After': '1' } });
+      case 'failed':
+        throw new AppError('conflict', `The export ended ${download.job.status}${download.job.error ? `: ${download.job.error.message}` : ''}; there is no file.`);
+      case 'gone':
+        throw new AppError('gone', 'The export file expired or was deleted; start a new export.');
+      case 'ready': {
+        const { artifact, path, size } = download;
+        const etag = `"${artifact.sha256}"`;
+        ctx.set({
+          'Content-Type': artifact.content_type,
+          'Content-Disposition': contentDisposition(artifact.filename),
+          ETag: etag,
+          'Accept-Ranges': 'bytes',
+          'Last-Modified': download.mtime.toUTCString(),
+          'Cache-Control': 'private, max-age=0, must-revalidate',
+        });
+        if (ctx.get('If-None-Match') === etag) {
+          ctx.status = 304;
+          return;
+        }
+        const ifRange = ctx.get('If-Range');
+        const range = !ifRange || ifRange === etag ? parseByteRange(ctx.get('Range'), size) : undefined;
+        if (range === 'unsatisfiable') {
+          throw new AppError('range_not_satisfiable', `The requested range is outside the file of ${size} bytes.`, {
+            headers: { 'Content-Range': `bytes */${size}` },
+          });
+        }
+        if (range) {
+          ctx.status = 206;
+          ctx.set('Content-Range', `bytes ${range.start}-${range.end}/${size}`);
+          ctx.body = createReadStream(path, { start: range.start, end: range.end });
+          ctx.length = range.end - range.start + 1;
+        } else {
+          ctx.status = 200;
+          ctx.body = createReadStream(path);
+          ctx.length = size;
+        }
+        return;
+      }
+    }
+  });
+
+  router.delete('/:id', async (ctx) => {
+    const job = await loadExport(ctx.params.id);
+    const outcome = await exports.remove(job.id);
+    if (outcome.state === 'not_found') throw new AppError('not_found', `No export with id ${job.id}.`);
+    if (outcome.state === 'deleted') {
+      ctx.status = 204;
+      return;
+    }
+    ctx.status = 202;
+    ctx.body = await toExportDocument(outcome.job);
+  });
+
+  return router;
+}
+
+/** RFC 6266: an ASCII fallback plus the exact UTF-8 name. */
+function contentDisposition(filename: string): string {
+  const ascii = filename.replace(/[^\x20-\x7e]/g, '_').replace(/["\\]/g, '_');
+  return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(filename)}`;
+}
+
+const retryAfter = { 'Retry-After': { description: 'Seconds to wait before polling again.' } };
+
+/** The OpenAPI description of the routes above; test/openapi.test.ts keeps the two in step. */
+export const exportRouteDocs: RouteDoc[] = [
+  {
+    method: 'post',
+    path: '/exports',
+    operationId: 'createExport',
+    tags: ['exports'],
+    summary: 'Export a dataset to CSV, NDJSON, JSON, XLSX or Parquet (optionally gzip)',
+    description: 'The job row is committed before the answer. The dataset and columns are checked now.',
+    headers: IdempotencyHeaders,
+    body: CreateExportBody,
+    responses: {
+      202: {
+        description: 'Accepted: the export job is stored and pending.',
+        schema: AcceptedExport,
+        headers: { Location: { description: 'The export: /exports/{id}.' }, ...retryAfter },
+      },
+      200: {
+        description: 'The export made earlier for the same Idempotency-Key and body.',
+        schema: AcceptedExport,
+        headers: { Location: { description: 'The export: /exports/{id}.' }, ...retryAfter },
+      },
+    },
+    errors: ['invalid_request', 'payload_too_large', 'unsupported_media_type', 'dataset_not_found', 'unknown_column', 'conflict', 'queue_full', 'shutting_down'],
+  },
+  {
+    method: 'get',
+    path: '/exports',
+    operationId: 'listExports',
+    tags: ['exports'],
+    summary: 'List exports, newest first, with cursor pagination',
+    query: ListExportsQuery,
+    responses: { 200: { description: 'One page of exports.', schema: ExportList } },
+    errors: ['invalid_request'],
+  },
+  {
+    method: 'get',
+    path: '/exports/{id}',
+    operationId: 'getExport',
+    tags: ['exports'],
+    summary: 'The export job document; `result` says where to download the file and until when',
+    params: ResourceIdParams,
+    responses: { 200: { description: 'The export.', schema: ExportDocument, headers: retryAfter } },
+    errors: ['invalid_request', 'not_found'],
+  },
+  {
+    method: 'get',
+    path: '/exports/{id}/events',
+    operationId: 'streamExportEvents',
+    tags: ['exports'],
+    summary: 'Server-Sent Events of one export until it finishes',
+    params: ResourceIdParams,
+    responses: {
+      200: { description: 'An event stream like GET /jobs/{id}/events; `data` is the job document.', contentType: 'text/event-stream' },
+    },
+    errors: ['invalid_request', 'not_found'],
+  },
+  {
+    method: 'get',
+    path: '/exports/{id}/download',
+    operationId: 'downloadExport',
+    tags: ['exports'],
+    summary: 'The exported file, with Content-Length, ETag (sha256) and Range support',
+    params: ResourceIdParams,
+    responses: {
+      200: { description: 'The whole file.', contentType: ['text/csv', 'application/x-ndjson', 'application/json', 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet', 'application/vnd.apache.parquet', 'application/gzip'] },
+      206: { description: 'The requested byte range.', contentType: 'application/octet-stream' },
+      304: { description: 'Not modified (If-None-Match matched the ETag).' },
+    },
+    errors: ['invalid_request', 'not_found', 'not_ready', 'conflict', 'gone', 'range_not_satisfiable'],
+  },
+  {
+    method: 'delete',
+    path: '/exports/{id}',
+    operationId: 'deleteExport',
+    tags: ['exports'],
+    summary: 'Cancel a pending or running export (202), or delete the file of a finished one (204)',
+    params: ResourceIdParams,
+    responses: {
+      202: { description: 'Cancelled, or cancellation requested from the process running it.', schema: ExportDocument },
+      204: { description: 'The file was deleted; the job stays as history.' },
+    },
+    errors: ['invalid_request', 'not_found'],
+  },
+];

@@ -1,0 +1,254 @@
+// Datasets and exports over real HTTP: streaming upload, import job, export job per format, download.
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { after, before, describe, test } from 'node:test';
+import { parse as parseCsv } from 'csv-parse/sync';
+import ExcelJS from 'exceljs';
+import { parquetReadObjects } from 'hyparquet';
+import { createNastyRows, NASTY_COLUMNS, toNastyCsv, toNastyNdjson } from './format-fixtures.js';
+import { startTestServer, waitFor, type TestServer } from './helpers.js';
+
+const ROWS = createNastyRows(300);
+let server: TestServer;
+let datasetId: string;
+
+before(async () => {
+  server = await startTestServer();
+  datasetId = await upload('nasty.csv', 'text/csv', toNastyCsv(ROWS));
+});
+after(() => server.close());
+
+async function upload(name: string, contentType: string, body: string | Buffer): Promise<string> {
+  const res = await server.request('POST', `/datasets?name=${encodeURIComponent(name)}`, { rawBody: body, headers: { 'content-type': contentType } });
+  assert.equal(res.status, 202, res.text);
+  assert.equal(res.headers.get('location'), `/datasets/${res.body.dataset_id}`);
+  const ready = await waitFor(async () => {
+    const doc = (await server.request('GET', `/datasets/${res.body.dataset_id}`)).body;
+    return doc.status === 'importing' ? undefined : doc;
+  }, 30_000, 'the import to finish');
+  assert.equal(ready.status, 'ready', JSON.stringify(ready.error));
+  return ready.id;
+}
+
+async function exportAndDownload(body: Record<string, unknown>) {
+  const created = await server.request('POST', '/exports', { body: { dataset_id: datasetId, ...body } });
+  assert.equal(created.status, 202, created.text);
+  assert.equal(created.headers.get('location'), `/exports/${created.body.job_id}`);
+  const job = await server.waitForJob(created.body.job_id, undefined, 60_000);
+  assert.equal(job.status, 'succeeded', JSON.stringify(job.error));
+  const doc = (await server.request('GET', `/exports/${job.job_id}`)).body;
+  const res = await fetch(`${server.url}${doc.result.download_url}`);
+  assert.equal(res.status, 200);
+  const bytes = Buffer.from(await res.arrayBuffer());
+  assert.equal(Number(res.headers.get('content-length')), bytes.length);
+  assert.equal(doc.result.bytes, bytes.length);
+  assert.equal(doc.result.sha256, createHash('sha256').update(bytes).digest('hex'), 'the job’s sha256 is the body’s');
+  assert.equal(res.headers.get('etag'), `"${doc.result.sha256}"`);
+  assert.equal(res.headers.get('content-type'), doc.result.content_type);
+  assert.match(res.headers.get('content-disposition')!, /^attachment; filename="nasty\./);
+  assert.equal(doc.result.rows, ROWS.length);
+  return { doc, bytes };
+}
+
+/** What a row should read as once parsed back from a JSON-based format. */
+const expectedObjects = ROWS.map((row) => Object.fromEntries(NASTY_COLUMNS.map((c, i) => [c.name, row[i]])));
+
+describe('datasets', () => {
+  test('a CSV upload imports with exact header names and inferred types', async () => {
+    const doc = (await server.request('GET', `/datasets/${datasetId}`)).body;
+    assert.equal(doc.name, 'nasty.csv');
+    assert.equal(doc.rows, ROWS.length);
+    assert.deepEqual(doc.columns, NASTY_COLUMNS);
+    // Removed once the import job has finished (asynchronously, after the job's final write).
+    await waitFor(() => (readdirSync(join(server.dataDir, 'uploads')).length === 0 ? true : undefined), 5000, 'the upload to be removed');
+  });
+
+  test('an NDJSON upload gives the same dataset', async () => {
+    const id = await upload('nasty.ndjson', 'application/x-ndjson', toNastyNdjson(ROWS));
+    const doc = (await server.request('GET', `/datasets/${id}`)).body;
+    assert.equal(doc.rows, ROWS.length);
+    assert.deepEqual(doc.columns.map((c: { name: string }) => c.name), NASTY_COLUMNS.map((c) => c.name));
+  });
+
+  test('GET /datasets lists newest first', async () => {
+    const res = await server.request('GET', '/datasets?limit=100');
+    assert.equal(res.status, 200);
+    assert.ok(res.body.datasets.some((d: { id: string }) => d.id === datasetId));
+  });
+
+  test('bad uploads fail with clear errors and the server keeps serving', async () => {
+    const wrongType = await server.request('POST', '/datasets?name=x', { rawBody: 'a,b\n1,2\n', headers: { 'content-type': 'text/plain' } });
+    assert.equal(wrongType.status, 415);
+    assert.equal(wrongType.body.error.code, 'unsupported_media_type');
+    const noName = await server.request('POST', '/datasets', { rawBody: 'a,b\n1,2\n', headers: { 'content-type': 'text/csv' } });
+    assert.equal(noName.status, 400);
+    const empty = await server.request('POST', '/datasets?name=empty', { rawBody: '', headers: { 'content-type': 'text/csv' } });
+    assert.equal(empty.status, 400);
+    assert.equal(empty.body.error.code, 'invalid_request');
+
+    const ragged = await server.request('POST', '/datasets?name=ragged', { rawBody: 'a,b\n1,2\n3\n', headers: { 'content-type': 'text/csv' } });
+    assert.equal(ragged.status, 202);
+    const failed = await waitFor(async () => {
+      const doc = (await server.request('GET', `/datasets/${ragged.body.dataset_id}`)).body;
+      return doc.status === 'importing' ? undefined : doc;
+    }, 20_000, 'the ragged import to end');
+    assert.equal(failed.status, 'failed');
+    assert.equal(failed.error.code, 'invalid_payload');
+    assert.match(failed.error.message, /line 3/);
+
+    const notReady = await server.request('POST', '/exports', { body: { dataset_id: failed.id, format: 'csv' } });
+    assert.equal(notReady.status, 409);
+    assert.equal((await server.request('GET', '/healthz')).status, 200);
+  });
+
+  test('an upload over --max-upload-mb is refused with 413 and leaves no file', async () => {
+    const small = await startTestServer({ args: ['--max-upload-mb', '1'] });
+    try {
+      const big = Buffer.alloc(1024 * 1024 + 10, 'a\n');
+      const res = await small.request('POST', '/datasets?name=big', { rawBody: big, headers: { 'content-type': 'text/csv' } });
+      assert.equal(res.status, 413);
+      assert.equal(res.body.error.code, 'payload_too_large');
+      assert.deepEqual(readdirSync(join(small.dataDir, 'uploads')), []);
+    } finally {
+      await small.close();
+    }
+  });
+});
+
+describe('exports', () => {
+  test('ndjson: every cell equals the source', async () => {
+    const { bytes } = await exportAndDownload({ format: 'ndjson' });
+    const lines = bytes.toString('utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line));
+    assert.deepEqual(lines, expectedObjects);
+  });
+
+  test('json: one array, every cell equals the source', async () => {
+    const { bytes } = await exportAndDownload({ format: 'json' });
+    assert.deepEqual(JSON.parse(bytes.toString('utf8')), expectedObjects);
+  });
+
+  test('csv: header row and every text cell as uploaded (read back with csv-parse)', async () => {
+    const { bytes } = await exportAndDownload({ format: 'csv' });
+    const records: string[][] = parseCsv(bytes, { bom: true, relax_column_count: false });
+    assert.deepEqual(records[0], NASTY_COLUMNS.map((c) => c.name));
+    assert.equal(records.length, ROWS.length + 1);
+    ROWS.forEach((row, r) => {
+      NASTY_COLUMNS.forEach((column, c) => {
+        if (column.type === 'text' && row[c] !== null && row[c] !== '') assert.equal(records[r + 1]![c], row[c], `row ${r} column ${column.name}`);
+        if (column.type === 'integer' && row[c] !== null) assert.equal(records[r + 1]![c], String(row[c]));
+      });
+    });
+  });
+
+  test('xlsx: read back with exceljs', async () => {
+    const { bytes } = await exportAndDownload({ format: 'xlsx', columns: ['id', 'name', 'big', 'flag'] });
+    const workbook = new ExcelJS.Workbook();
+    await workbook.xlsx.load(bytes as never);
+    const sheet = workbook.worksheets[0]!;
+    assert.deepEqual((sheet.getRow(1).values as unknown[]).slice(1), ['id', 'name', 'big', 'flag']);
+    assert.equal(sheet.rowCount, ROWS.length + 1);
+    const second = (sheet.getRow(2).values as unknown[]).slice(1);
+    assert.equal(second[0], ROWS[0]![0]);
+    assert.equal(second[2], ROWS[0]![5]);
+  });
+
+  test('parquet: read back with hyparquet, column types kept', async () => {
+    const { bytes } = await exportAndDownload({ format: 'parquet' });
+    const file = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+    const rows = await parquetReadObjects({ file });
+    assert.equal(rows.length, ROWS.length);
+    rows.forEach((row, r) => {
+      for (const [i, column] of NASTY_COLUMNS.entries()) {
+        const actual = row[column.name];
+        const expected = ROWS[r]![i];
+        assert.deepEqual(typeof actual === 'bigint' ? Number(actual) : actual, expected, `row ${r} column ${column.name}`);
+      }
+    });
+  });
+
+  test('gzip gunzips to the same bytes as the uncompressed export', async () => {
+    const plain = await exportAndDownload({ format: 'csv', columns: ['id', 'name'] });
+    const gzipped = await exportAndDownload({ format: 'csv', columns: ['id', 'name'], compression: 'gzip' });
+    assert.equal(gzipped.doc.result.content_type, 'application/gzip');
+    assert.deepEqual(gunzipSync(gzipped.bytes), plain.bytes);
+  });
+
+  test('Range requests return the asked bytes', async () => {
+    const { doc, bytes } = await exportAndDownload({ format: 'ndjson', columns: ['id'] });
+    const res = await fetch(`${server.url}${doc.result.download_url}`, { headers: { Range: 'bytes=5-14' } });
+    assert.equal(res.status, 206);
+    assert.equal(res.headers.get('content-range'), `bytes 5-14/${bytes.length}`);
+    assert.deepEqual(Buffer.from(await res.arrayBuffer()), bytes.subarray(5, 15));
+    const outside = await fetch(`${server.url}${doc.result.download_url}`, { headers: { Range: `bytes=${bytes.length + 5}-` } });
+    assert.equal(outside.status, 416);
+    await outside.arrayBuffer();
+  });
+
+  test('validation: unknown dataset 422, unknown column 422, bad format 400', async () => {
+    const missing = await server.request('POST', '/exports', { body: { dataset_id: '00000000-0000-4000-8000-000000000000', format: 'csv' } });
+    assert.equal(missing.status, 422);
+    assert.equal(missing.body.error.code, 'dataset_not_found');
+    const column = await server.request('POST', '/exports', { body: { dataset_id: datasetId, format: 'csv', columns: ['id', 'nope'] } });
+    assert.equal(column.status, 422);
+    assert.equal(column.body.error.code, 'unknown_column');
+    assert.deepEqual(column.body.error.details.unknown_columns, ['nope']);
+    const format = await server.request('POST', '/exports', { body: { dataset_id: datasetId, format: 'pdf' } });
+    assert.equal(format.status, 400);
+    assert.equal(format.body.error.details[0].path, 'format');
+  });
+
+  test('download before success is 409 not_ready; after DELETE it is 410 gone', async () => {
+    const created = await server.request('POST', '/exports', { body: { dataset_id: datasetId, format: 'csv' } });
+    const early = await server.request('GET', `/exports/${created.body.job_id}/download`);
+    if (early.status !== 200) {
+      assert.equal(early.status, 409);
+      assert.equal(early.body.error.code, 'not_ready');
+    }
+    await server.waitForJob(created.body.job_id);
+    const deleted = await server.request('DELETE', `/exports/${created.body.job_id}`);
+    assert.equal(deleted.status, 204);
+    const gone = await server.request('GET', `/exports/${created.body.job_id}/download`);
+    assert.equal(gone.status, 410);
+    assert.equal(gone.body.error.code, 'gone');
+    const doc = (await server.request('GET', `/exports/${created.body.job_id}`)).body;
+    assert.equal(doc.result.expired, true);
+  });
+
+  test('a cancelled export leaves no file that can be downloaded', async () => {
+    const created = await server.request('POST', '/exports', { body: { dataset_id: datasetId, format: 'xlsx' } });
+    const res = await server.request('DELETE', `/exports/${created.body.job_id}`);
+    assert.equal(res.status, 202);
+    assert.equal(res.body.status, 'cancelled');
+    const download = await server.request('GET', `/exports/${created.body.job_id}/download`);
+    assert.equal(download.status, 409);
+    const files = existsSync(join(server.dataDir, 'exports')) ? readdirSync(join(server.dataDir, 'exports')) : [];
+    assert.ok(!files.some((f) => f.startsWith(created.body.job_id) && !f.includes('.tmp') && !f.includes('partial')));
+  });
+
+  test('Idempotency-Key: same body → same job; different body → 409', async () => {
+    const headers = { 'Idempotency-Key': `key-${Date.now()}` };
+    const body = { dataset_id: datasetId, format: 'ndjson', columns: ['id'] };
+    const first = await server.request('POST', '/exports', { body, headers });
+    assert.equal(first.status, 202);
+    const again = await server.request('POST', '/exports', { body: { columns: ['id'], format: 'ndjson', dataset_id: datasetId }, headers });
+    assert.equal(again.status, 200);
+    assert.equal(again.body.job_id, first.body.job_id);
+    const different = await server.request('POST', '/exports', { body: { ...body, format: 'csv' }, headers });
+    assert.equal(different.status, 409);
+    assert.equal(different.body.error.code, 'conflict');
+  });
+
+  test('a dataset cannot be deleted while an export of it runs; afterwards it can', async () => {
+    const id = await upload('to-delete.csv', 'text/csv', toNastyCsv(ROWS.slice(0, 50)));
+    const future = await server.engine.enqueue({ kind: 'export', payload: { dataset_id: id, format: 'csv' }, runAt: Date.now() + 60_000 });
+    const refused = await server.request('DELETE', `/datasets/${id}`);
+    assert.equal(refused.status, 409);
+    await server.engine.cancel(future.id);
+    const deleted = await server.request('DELETE', `/datasets/${id}`);
+    assert.equal(deleted.status, 204);
+    assert.equal((await server.request('GET', `/datasets/${id}`)).status, 404);
+  });
+});

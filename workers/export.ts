@@ -1,0 +1,158 @@
+// Job kind `export`: streams a dataset's rows from its SQLite file through a format writer (workers/formats/)
+// and optional gzip into `<dataDir>/exports/<jobId>.<ext>[.gz]`.
+//
+// Memory stays flat: rows are read in batches of BATCH_ROWS and the next batch is read only once the format writer
+// says the output took the previous one. The file appears under its final name only when complete and on disk.
+import { readdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { JobContext } from '../src/engine/job.js';
+import { createAbortError, createTaskError } from './job-error.js';
+import { isDatasetId, openDatasetForReading, type CellValue, type DatasetReader } from './datasets/dataset-file.js';
+import { EXPORT_FORMATS, isExportFormatName, type ExportFormatName } from './formats/registry.js';
+import { createArtifactFile } from './exports/artifact-file.js';
+import { createDownloadName } from './exports/download-name.js';
+
+export const EXPORT_COMPRESSIONS = ['none', 'gzip'] as const;
+export type ExportCompression = (typeof EXPORT_COMPRESSIONS)[number];
+
+export interface ExportPayload {
+  dataset_id: string;
+  format: ExportFormatName;
+  /** Which columns, in which order; all of them in dataset order when absent. */
+  columns?: string[];
+  compression?: ExportCompression;
+  /** The download name without extension, usually the dataset's name; the dataset id when absent. */
+  filename_base?: string;
+}
+
+export interface ExportResult {
+  /** Relative to the data directory, with `/` separators: `exports/<jobId>.<ext>[.gz]`. */
+  file: string;
+  bytes: number;
+  rows: number;
+  /** Of the file as stored (the compressed bytes when gzip), hex. */
+  sha256: string;
+  /** Of the file as stored: `application/gzip` when gzip. */
+  content_type: string;
+  /** Sanitised download name with extension(s), e.g. `sales.csv.gz`. */
+  filename: string;
+}
+
+const BATCH_ROWS = 1000;
+const JOB_ID = /^[A-Za-z0-9_-]{1,128}$/;
+
+export default async function exportDataset(payload: unknown, ctx: JobContext): Promise<ExportResult> {
+  const request = parseExportPayload(payload);
+  if (!JOB_ID.test(ctx.jobId)) throw new Error(`the job id ${JSON.stringify(ctx.jobId)} cannot name a file`);
+  const format = EXPORT_FORMATS[request.format];
+  const gzip = request.compression === 'gzip';
+  const extension = gzip ? `${format.extension}.gz` : format.extension;
+  const exportsDir = path.join(ctx.dataDir, 'exports');
+  const fileName = `${ctx.jobId}.${extension}`;
+
+  const dataset = openDatasetForReading(ctx.dataDir, request.dataset_id);
+  try {
+    const columnIndexes = selectColumns(dataset, request.columns);
+    const columns = columnIndexes.map((index) => dataset.columns[index]!);
+    const total = dataset.rowCount;
+    ctx.progress(0, total);
+
+    await removeTempFilesOfJob(exportsDir, ctx.jobId);
+    const artifact = await createArtifactFile(
+      path.join(exportsDir, fileName),
+      path.join(exportsDir, `${fileName}.attempt-${ctx.attempt}.tmp`),
+      { gzip },
+    );
+    let rows = 0;
+    try {
+      const writer = format.createWriter(columns, artifact.input);
+      let batch: CellValue[][] = [];
+      const writeBatch = async (): Promise<void> => {
+        await writer.writeRows(batch);
+        rows += batch.length;
+        batch = [];
+        ctx.progress(rows, total);
+        if (ctx.signal.aborted) throw createAbortError(ctx.signal);
+      };
+      for (const row of dataset.iterateRows(columnIndexes)) {
+        batch.push(row);
+        if (batch.length === BATCH_ROWS) await writeBatch();
+      }
+      if (batch.length > 0) await writeBatch();
+      await writer.end();
+      const { bytes, sha256 } = await artifact.complete();
+      return {
+        file: `exports/${fileName}`,
+        bytes,
+        rows,
+        sha256,
+        content_type: gzip ? 'application/gzip' : format.contentType,
+        filename: createDownloadName(request.filename_base, request.dataset_id, extension),
+      };
+    } catch (err) {
+      await artifact.discard(err instanceof Error ? err : new Error(String(err)));
+      throw err;
+    }
+  } finally {
+    dataset.close();
+  }
+}
+
+export function parseExportPayload(payload: unknown): ExportPayload {
+  if (payload === null || typeof payload !== 'object') throw createTaskError('invalid_payload', 'the payload must be an object');
+  const { dataset_id, format, columns, compression, filename_base } = payload as Record<string, unknown>;
+  if (!isDatasetId(dataset_id)) throw createTaskError('invalid_payload', 'dataset_id must be a UUID');
+  if (typeof format !== 'string') throw createTaskError('invalid_payload', 'format is required');
+  if (!isExportFormatName(format)) {
+    throw createTaskError(
+      'unsupported_format',
+      `format ${JSON.stringify(format)} is not supported; use one of ${Object.keys(EXPORT_FORMATS).join(', ')}`,
+    );
+  }
+  if (columns !== undefined) {
+    if (!Array.isArray(columns) || columns.length === 0 || !columns.every((name) => typeof name === 'string')) {
+      throw createTaskError('invalid_payload', 'columns must be a non-empty array of column names');
+    }
+    if (new Set(columns).size !== columns.length) throw createTaskError('invalid_payload', 'columns names a column twice');
+  }
+  if (compression !== undefined && !EXPORT_COMPRESSIONS.includes(compression as ExportCompression)) {
+    throw createTaskError('invalid_payload', `compression must be one of ${EXPORT_COMPRESSIONS.join(', ')}`);
+  }
+  if (filename_base !== undefined && typeof filename_base !== 'string') {
+    throw createTaskError('invalid_payload', 'filename_base must be a string');
+  }
+  return {
+    dataset_id,
+    format,
+    columns: columns as string[] | undefined,
+    compression: compression as ExportCompression | undefined,
+    filename_base: filename_base as string | undefined,
+  };
+}
+
+function selectColumns(dataset: DatasetReader, names: readonly string[] | undefined): number[] {
+  if (names === undefined) return dataset.columns.map((_column, index) => index);
+  const positions = new Map(dataset.columns.map((column, index) => [column.name, index]));
+  const unknown = names.filter((name) => !positions.has(name));
+  if (unknown.length > 0) {
+    const listed = unknown.slice(0, 5).map((name) => JSON.stringify(name)).join(', ');
+    const more = unknown.length > 5 ? ` and ${unknown.length - 5} more` : '';
+    throw createTaskError('invalid_payload', `the dataset has no column ${listed}${more}`);
+  }
+  return names.map((name) => positions.get(name)!);
+}
+
+/** Earlier attempts of this job that were killed leave their temporary files; no two attempts run at once. */
+async function removeTempFilesOfJob(exportsDir: string, jobId: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await readdir(exportsDir);
+  } catch {
+    return;
+  }
+  await Promise.all(
+    names
+      .filter((name) => name.startsWith(`${jobId}.`) && name.endsWith('.tmp'))
+      .map((name) => rm(path.join(exportsDir, name), { force: true })),
+  );
+}

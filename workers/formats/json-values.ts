@@ -1,0 +1,27 @@
+// How NDJSON and JSON write one row: an object whose keys are the column names in dataset order.
+// null → null, booleans → true/false, integers → digits, reals → number-text.ts, text → a JSON string
+// (JSON.stringify: control characters as \uXXXX, everything else as UTF-8).
+import type { CellValue, ColumnType, DatasetColumn } from '../datasets/dataset-file.js';
+import { formatReal } from './number-text.js';
+
+type Encode = (value: CellValue) => string;
+
+const ENCODERS: Record<ColumnType, Encode> = {
+  integer: (value) => (value === null ? 'null' : String(value)),
+  real: (value) => (value === null ? 'null' : formatReal(value as number)),
+  boolean: (value) => (value === null ? 'null' : value ? 'true' : 'false'),
+  text: (value) => (value === null ? 'null' : JSON.stringify(value)),
+};
+
+export type EncodeObject = (row: readonly CellValue[]) => string;
+
+export function createObjectEncoder(columns: readonly DatasetColumn[]): EncodeObject {
+  const encoders = columns.map((column) => ENCODERS[column.type]);
+  const keys = columns.map((column, i) => `${i === 0 ? '{' : ','}${JSON.stringify(column.name)}:`);
+  const width = columns.length;
+  return (row) => {
+    let text = '';
+    for (let i = 0; i < width; i++) text += keys[i]! + encoders[i]!(row[i]!);
+    return `${text}}`;
+  };
+}

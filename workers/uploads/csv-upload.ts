@@ -1,0 +1,189 @@
+// Streams an uploaded CSV file (RFC 4180; `,` separator; CRLF, LF or CR line ends; optional BOM) as batches of
+// records with the physical line each starts on. Nothing but the current batch is held in memory.
+import { createReadStream } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import { parse, CsvError, type Parser } from 'csv-parse';
+import { createTaskError } from '../job-error.js';
+import { MAX_COLUMNS } from '../datasets/dataset-file.js';
+import { createUtf8Validator, InvalidUtf8Error, lineAtByteOffset } from './utf8-validator.js';
+import { rethrowingOwnErrors, type UploadReadOptions } from './upload-pipeline.js';
+
+/** A field is `null` when it was empty and unquoted, `''` when written as `""`. */
+export type CsvField = string | null;
+
+export interface CsvRecord {
+  fields: CsvField[];
+  /** 1-based physical line the record starts on (quoted line breaks make a record span several lines). */
+  line: number;
+}
+
+
+export interface CsvVisitor {
+  header(fields: CsvField[]): void;
+  rows(batch: CsvRecord[]): void;
+}
+
+/** A field this long is far more likely an unclosed quote swallowing the file than data; stop before memory runs out. */
+const MAX_RECORD_CHARS = 64 * 1024 * 1024;
+
+/** What csv-parse emits with `raw: true`: the fields, and the record's source text. */
+interface ParsedRecord {
+  record: string[];
+  raw: string;
+}
+
+export async function readCsvUpload(file: string, options: UploadReadOptions, visitor: CsvVisitor): Promise<void> {
+  const batchSize = options.batchSize ?? 2000;
+  // Lines are counted here, not by csv-parse, whose count is off by one for every CRLF inside a quoted field:
+  // every physical line yields a record (empty lines are not skipped), and a record spans 1 + the line breaks
+  // inside its fields.
+  let nextRecordLine = 1;
+  let width = -1;
+  let consumerError: unknown;
+  async function consume(records: AsyncIterable<ParsedRecord>): Promise<void> {
+    let batch: CsvRecord[] = [];
+    for await (const { record, raw } of records) {
+      const line = nextRecordLine;
+      nextRecordLine += 1 + countLineBreaks(record);
+      const fields = markNulls(record, raw);
+      if (width === -1) {
+        width = fields.length;
+        if (width > MAX_COLUMNS) {
+          throw createTaskError('invalid_payload', `the CSV header has ${width} columns; at most ${MAX_COLUMNS} are supported`);
+        }
+        visitor.header(fields);
+        continue;
+      }
+      if (fields.length !== width) {
+        // A blank line cannot be a record of a multi-column file; in a one-column file it is a null.
+        if (width > 1 && fields.length === 1 && fields[0] === null) continue;
+        throw createTaskError(
+          'invalid_payload',
+          `line ${line} of the CSV has ${fields.length} field${fields.length === 1 ? '' : 's'}, but the header has ${width}`,
+        );
+      }
+      batch.push({ fields, line });
+      if (batch.length >= batchSize) {
+        visitor.rows(batch);
+        batch = [];
+      }
+    }
+    if (batch.length > 0) visitor.rows(batch);
+  }
+
+  try {
+    await pipeline(
+      createReadStream(file, { highWaterMark: 1024 * 1024 }),
+      createUtf8Validator({ onBytes: options.onBytesRead }),
+      createCsvParser(),
+      rethrowingOwnErrors(consume, (err) => (consumerError = err)),
+      { signal: options.signal },
+    );
+  } catch (err) {
+    throw await describeCsvFailure(consumerError ?? err, file);
+  }
+  if (width === -1) throw createTaskError('invalid_payload', 'the CSV has no header row');
+}
+
+function createCsvParser(): Parser {
+  return parse({
+    bom: true,
+    delimiter: ',',
+    quote: '"',
+    escape: '"',
+    relax_column_count: true,
+    skip_empty_lines: false,
+    max_record_size: MAX_RECORD_CHARS,
+    // `raw` is how empty quoted fields are told from empty unquoted ones: csv-parse's `cast` callback would
+    // tell too, but builds an info object per field and made parsing ten times slower.
+    raw: true,
+  });
+}
+
+function countLineBreaks(fields: readonly string[]): number {
+  let count = 0;
+  for (const field of fields) {
+    if (field.indexOf('\n') === -1 && field.indexOf('\r') === -1) continue;
+    count += field.match(/\r\n|\r|\n/g)!.length;
+  }
+  return count;
+}
+
+/** Empty unquoted fields become null; `""` stays the empty string. */
+function markNulls(fields: string[], raw: string): CsvField[] {
+  if (!fields.includes('')) return fields;
+  const quoted = raw.indexOf('"') === -1 ? null : quotedFields(raw, fields.length);
+  return fields.map((field, i) => (field === '' && !quoted?.[i] ? null : field));
+}
+
+/** Which fields of one record's source text start with a quote; the text is known to be well-formed CSV. */
+function quotedFields(raw: string, count: number): boolean[] {
+  const flags: boolean[] = [];
+  let i = 0;
+  while (flags.length < count) {
+    const isQuoted = raw.charCodeAt(i) === 0x22;
+    flags.push(isQuoted);
+    if (isQuoted) {
+      i++;
+      for (;;) {
+        const quote = raw.indexOf('"', i);
+        i = quote + 1;
+        if (raw.charCodeAt(i) !== 0x22) break; // a doubled quote is an escaped one
+        i++;
+      }
+    }
+    const comma = raw.indexOf(',', i);
+    if (comma === -1) break;
+    i = comma + 1;
+  }
+  return flags;
+}
+
+/**
+ * The line on which record number `recordIndex` (0-based, header included) starts, found by parsing the file
+ * again up to it. Only on the error path, where csv-parse says how many records it had emitted.
+ */
+async function lineOfRecord(file: string, recordIndex: number): Promise<number> {
+  let line = 1;
+  let seen = 0;
+  // on_record runs synchronously as each record is parsed; records emitted as data would be dropped when the
+  // parse error destroys the stream in the same chunk.
+  const parser = parse({
+    relax_column_count: true,
+    skip_empty_lines: false,
+    max_record_size: MAX_RECORD_CHARS,
+    bom: true,
+    on_record: (record: string[]) => {
+      if (seen++ < recordIndex) line += 1 + countLineBreaks(record);
+      return null;
+    },
+  });
+  try {
+    await pipeline(createReadStream(file, { highWaterMark: 1024 * 1024 }), parser);
+  } catch {
+    // The same parse error again, after the records that matter.
+  }
+  return line;
+}
+
+const CSV_PROBLEMS: Record<string, string> = {
+  CSV_QUOTE_NOT_CLOSED: 'a quoted field is never closed',
+  CSV_INVALID_CLOSING_QUOTE: 'a closing quote is followed by something other than a comma or a line end',
+  INVALID_OPENING_QUOTE: 'a quote appears inside an unquoted field (quote the whole field and double the inner quote)',
+  CSV_NON_TRIMABLE_CHAR_AFTER_CLOSING_QUOTE: 'a closing quote is followed by something other than a comma or a line end',
+  CSV_MAX_RECORD_SIZE: `a record is longer than ${MAX_RECORD_CHARS} characters (probably an unclosed quote)`,
+};
+
+async function describeCsvFailure(err: unknown, file: string): Promise<unknown> {
+  if (err instanceof InvalidUtf8Error) {
+    const line = await lineAtByteOffset(file, err.byteOffset);
+    return createTaskError('invalid_payload', `the CSV is not valid UTF-8: line ${line} (byte ${err.byteOffset})`, { cause: err });
+  }
+  if (err instanceof CsvError) {
+    const problem = CSV_PROBLEMS[err.code] ?? err.message;
+    const records = (err as CsvError & { records?: unknown }).records;
+    const where = typeof records === 'number' ? `the record starting at line ${await lineOfRecord(file, records)}` : 'the file';
+    return createTaskError('invalid_payload', `malformed CSV in ${where}: ${problem}`, { cause: err });
+  }
+  return err;
+}

@@ -2,17 +2,19 @@
 // The command line: the only reader of process.argv and process.env.
 import { ConfigError, formatHelp, parseConfig } from './config.js';
 import { createLogger } from './logger.js';
+import { AssetCacheError } from './runtime/asset-cache.js';
+import { isSingleExecutable, prepareSingleExecutable, singleExecutableHelp } from './runtime/single-executable.js';
 import { startServer } from './server.js';
 import { VERSION } from './version.js';
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
-    process.stdout.write(formatHelp());
+    process.stdout.write(formatHelp() + singleExecutableHelp());
     return command === undefined ? 2 : 0;
   }
   if (command === '--version' || command === '-v' || command === 'version') {
-    process.stdout.write(`offload ${VERSION} (node ${process.version})\n`);
+    process.stdout.write(`offload ${VERSION} (node ${process.version}${isSingleExecutable() ? ', single executable' : ''})\n`);
     return 0;
   }
   if (command !== 'serve') {
@@ -20,7 +22,7 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
-    process.stdout.write(formatHelp());
+    process.stdout.write(formatHelp() + singleExecutableHelp());
     return 0;
   }
 
@@ -34,7 +36,21 @@ async function main(argv: string[]): Promise<number> {
     }
     throw err;
   }
+  let assetDir;
+  try {
+    // Inside the single executable: its worker bundles and SQLite addon must be files before the engine starts.
+    assetDir = prepareSingleExecutable(process.env);
+  } catch (err) {
+    if (err instanceof AssetCacheError) {
+      process.stderr.write(`offload: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
   const logger = createLogger({ level: config.logLevel });
+  if (assetDir !== undefined) {
+    logger.info({ cache_dir: assetDir, node_options: process.env.NODE_OPTIONS ?? null }, 'single executable: embedded files ready');
+  }
   const running = await startServer(config, logger);
 
   let signals = 0;

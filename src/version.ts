@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readPackageJson } from './runtime/single-executable.js';
 
-/** offload's version, from its package.json. */
-export const VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+/** offload's version, from its package.json (embedded in the single executable). */
+export const VERSION: string = readPackageJson().version;

@@ -1,11 +1,14 @@
 // The export job kind: validation codes, abort and retry leave no partial file, empty datasets, XLSX sheet
 // roll-over, download names, and memory that does not grow with the dataset.
-import { test } from 'node:test';
+import { after, before, describe, it, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import ExcelJS from 'exceljs';
 import { parquetMetadata } from 'hyparquet';
 import exportDataset from '../workers/export.js';
@@ -187,28 +190,54 @@ function createTextPool(count: number, length: number): string[] {
   });
 }
 
-test('a 200,000-row export keeps memory flat in every format', async (t) => {
-  const dataDir = await createDataDir(t);
-  // ~1 KB of poorly compressible text per row: the dataset holds ~200 MB of values, so holding a good part of it
-  // (as the XLSX writer did before it waited for its zip stream: +290 MB) shows. The pool's texts repeat only
-  // 1 MB apart, beyond what deflate can see.
-  const texts = createTextPool(1000, 1000);
-  const datasetId = writeDataset(dataDir, 200_000, (i) => [i, `${texts[i % 1000]}${i}`, i / 3, i % 3 === 0 ? null : i % 2 === 0]);
+describe('a 200,000-row export keeps memory flat', () => {
+  let dataDir = '';
+  let datasetId = '';
+  before(async () => {
+    dataDir = await mkdtemp(path.join(tmpdir(), 'offload-memory-'));
+    // ~1 KB of poorly compressible text per row: the dataset holds ~200 MB of values, so holding a good part of
+    // it (as the XLSX writer did before it waited for its zip stream: +290 MB) shows. The pool's texts repeat
+    // only 1 MB apart, beyond what deflate can see.
+    const texts = createTextPool(1000, 1000);
+    datasetId = writeDataset(dataDir, 200_000, (i) => [i, `${texts[i % 1000]}${i}`, i / 3, i % 3 === 0 ? null : i % 2 === 0]);
+  });
+  after(() => rm(dataDir, { recursive: true, force: true }));
+
+  // RSS also counts garbage that V8 has not collected yet, so it is only a loose check; what must not grow with the
+  // dataset is the memory still alive after a full collection, sampled every 20,000 rows.
   for (const format of FORMATS) {
-    const before = process.memoryUsage.rss();
-    let peak = before;
-    const ctx = createJobContext(dataDir);
-    const progress = ctx.progress;
-    ctx.progress = (done, total) => {
-      progress(done, total);
-      peak = Math.max(peak, process.memoryUsage.rss());
-    };
-    const started = Date.now();
-    const result = await exportDataset({ dataset_id: datasetId, format }, ctx);
-    assert.equal(result.rows, 200_000);
-    t.diagnostic(`${format}: ${Date.now() - started} ms`);
-    const growthMb = (peak - before) / 2 ** 20;
-    assert.ok(growthMb < 150, `${format}: RSS grew by ${growthMb.toFixed(0)} MB`);
-    t.diagnostic(`${format}: peak RSS growth ${growthMb.toFixed(0)} MB`);
+    it(format, async (t) => {
+      collectGarbage();
+      const rssBefore = process.memoryUsage.rss();
+      const liveBefore = liveBytes();
+      let rssPeak = rssBefore;
+      let livePeak = liveBefore;
+      const ctx = createJobContext(dataDir);
+      const progress = ctx.progress;
+      ctx.progress = (done, total) => {
+        progress(done, total);
+        rssPeak = Math.max(rssPeak, process.memoryUsage.rss());
+        if (done % 20_000 === 0 && done > 0) {
+          collectGarbage();
+          livePeak = Math.max(livePeak, liveBytes());
+        }
+      };
+      const result = await exportDataset({ dataset_id: datasetId, format }, ctx);
+      assert.equal(result.rows, 200_000);
+      const liveMb = (livePeak - liveBefore) / 2 ** 20;
+      const rssMb = (rssPeak - rssBefore) / 2 ** 20;
+      t.diagnostic(`live memory growth ${liveMb.toFixed(0)} MB, peak RSS growth ${rssMb.toFixed(0)} MB`);
+      assert.ok(liveMb < 64, `live memory grew by ${liveMb.toFixed(0)} MB`);
+      assert.ok(rssMb < 250, `RSS grew by ${rssMb.toFixed(0)} MB`);
+    });
   }
 });
+
+function liveBytes(): number {
+  const { heapUsed, external } = process.memoryUsage();
+  return heapUsed + external; // external includes the Buffers streams hold
+}
+
+// The usual way to reach gc() without starting node with --expose-gc.
+setFlagsFromString('--expose-gc');
+const collectGarbage = runInNewContext('gc') as () => void;

@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import type { Database } from 'better-sqlite3';
+import { migrationsDirectory } from '../runtime/single-executable.js';
 
 export interface Migration {
   version: number;
@@ -10,7 +10,7 @@ export interface Migration {
 
 const MIGRATION_FILE = /^(\d{4})-([a-z0-9-]+)\.sql$/;
 
-export function readMigrations(dir: string = fileURLToPath(new URL('./migrations/', import.meta.url))): Migration[] {
+export function readMigrations(dir: string = migrationsDirectory()): Migration[] {
   return readdirSync(dir)
     .map((file) => {
       const match = MIGRATION_FILE.exec(file);

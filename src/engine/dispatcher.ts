@@ -54,10 +54,6 @@ export class Dispatcher {
     this.#options = options;
   }
 
-  get runningCount(): number {
-    return this.#running.size;
-  }
-
   isRunning(jobId: string): boolean {
     return this.#running.has(jobId);
   }
@@ -109,7 +105,7 @@ export class Dispatcher {
     try {
       do {
         this.#claimAgain = false;
-        const free = pool.threads - this.#running.size;
+        const free = pool.threads - pool.busy;
         if (this.#stopped || free <= 0) break;
         const now = Date.now();
         const jobs = await store.claim({ owner, kinds: [...kinds.keys()], limit: free, now, leaseMs });
@@ -154,7 +150,11 @@ export class Dispatcher {
     const timeout = job.timeoutMs ? setTimeout(() => task.abort('timeout', 0), job.timeoutMs) : undefined;
     const attempt: Attempt = { job, fence, task, startedAt: performance.now(), settled: Promise.resolve() };
     attempt.settled = task.outcome
-      .then((outcome) => this.#recordOutcome(attempt, outcome, log))
+      .then((outcome) => {
+        // The thread is free now: claim its next job in the same commit as this outcome.
+        this.wake();
+        return this.#recordOutcome(attempt, outcome, log);
+      })
       .catch((err) => log.error({ err }, 'writing the outcome of the job failed; its lease will expire and recovery takes it'))
       .finally(() => {
         clearTimeout(timeout);

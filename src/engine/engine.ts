@@ -14,6 +14,7 @@ import { isTerminal, TIMER_LIMIT_MS, type Job, type JobStatus, type NewJob } fro
 import { SqliteJobStore, type JobStore } from './job-store.js';
 import { LeaseKeeper } from './leases.js';
 import { WorkerPool } from './pool.js';
+import { workerModuleUrl } from '../runtime/single-executable.js';
 
 export interface EngineOptions {
   /** Holds jobs.db and everything the jobs write. Created if missing. */
@@ -166,7 +167,8 @@ export class Engine extends EventEmitter<EngineEvents> {
       migrate(db);
       this.#store = new SqliteJobStore(db);
     }
-    for (const [kind, url] of Object.entries(BUILT_IN_KINDS)) {
+    for (const [kind, distUrl] of Object.entries(BUILT_IN_KINDS)) {
+      const url = workerModuleUrl(distUrl);
       if (existsSync(fileURLToPath(url))) this.#kinds.set(kind, url.href);
     }
   }
@@ -348,7 +350,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   stats(): EngineStats {
     return {
       threads: this.#options.threads,
-      busyThreads: this.#dispatcher?.runningCount ?? 0,
+      busyThreads: this.#pool?.busy ?? 0,
       closing: this.#closing,
     };
   }

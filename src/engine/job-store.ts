@@ -367,8 +367,8 @@ function prepareStatements(db: Database) {
       RETURNING *`),
     getByIdempotencyKey: db.prepare(`SELECT * FROM jobs WHERE idempotency_key = ?`),
     countActiveForDataset: db.prepare(`
-      SELECT count(*) AS n FROM jobs
-      WHERE json_extract(payload, '$.dataset_id') = ? AND status IN ('pending', 'running')`),
+      SELECT count(*) AS n FROM jobs INDEXED BY jobs_by_status
+      WHERE status IN ('pending', 'running') AND json_extract(payload, '$.dataset_id') = ?`),
     expireIdempotencyKeys: db.prepare(`
       UPDATE jobs SET idempotency_key = NULL
       WHERE idempotency_key IS NOT NULL AND finished_at < ? AND status IN ('succeeded', 'failed', 'cancelled')`),

@@ -1,5 +1,7 @@
-import { MessageChannel } from 'node:worker_threads';
+import { randomUUID } from 'node:crypto';
+import { BroadcastChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
+import { workerModuleUrl } from '../runtime/single-executable.js';
 import type { JobError } from './job.js';
 import { isTaskChosenCode, JobErrorCodes } from './job.js';
 import type { FromWorkerMessage, TaskProgress, TaskReply, TaskRequest, ToWorkerMessage } from './task-protocol.js';
@@ -39,18 +41,23 @@ export interface RunningTask {
   abort(reason: AbortReason, graceMs?: number): void;
 }
 
-const workerUrl = new URL('../../workers/runner.js', import.meta.url);
+// CommonJS on purpose: Piscina loads its worker file with require() first, and on Node 20.19+ require() of an ES
+// module loading in the same thread crashed the whole process (V8 fatal "IsGraphAsync must be used on an
+// instantiated module"), seen once in a full test run. A .cjs runner never takes the require(esm) path.
+const workerUrl = new URL('../../workers/runner.cjs', import.meta.url);
 
 /** The Piscina pool, and the translation of everything it can report into a job outcome. */
 export class WorkerPool {
   readonly #piscina: Piscina;
   readonly #options: WorkerPoolOptions;
+  readonly #channel = new BroadcastChannel(`offload:${randomUUID()}`);
+  readonly #progressListeners = new Map<string, (progress: TaskProgress) => void>();
   #busy = 0;
 
   constructor(options: WorkerPoolOptions) {
     this.#options = options;
     this.#piscina = new Piscina({
-      filename: workerUrl.href,
+      filename: workerModuleUrl(workerUrl).href,
       minThreads: options.threads,
       maxThreads: options.threads,
       concurrentTasksPerWorker: 1,
@@ -62,6 +69,12 @@ export class WorkerPool {
     });
     // Without a listener, one stray worker error crashes the whole process.
     this.#piscina.on('error', options.onError);
+    this.#channel.onmessage = (event) => {
+      const message = (event as { data: FromWorkerMessage }).data;
+      if (message.type === 'progress') {
+        this.#progressListeners.get(`${message.jobId}:${message.attempt}`)?.({ done: message.done, total: message.total });
+      }
+    };
   }
 
   get threads(): number {
@@ -74,28 +87,25 @@ export class WorkerPool {
 
   run(spec: TaskSpec): RunningTask {
     const controller = new AbortController();
-    const { port1, port2 } = new MessageChannel();
+    const key = `${spec.jobId}:${spec.attempt}`;
     let abortReason: AbortReason | null = null;
     let hardAbortTimer: NodeJS.Timeout | undefined;
     let finished = false;
 
-    port1.on('message', (message: FromWorkerMessage) => {
-      // run() may resolve before every progress message arrived: the reply carries the final counts.
-      if (!finished && message.type === 'progress') spec.onProgress({ done: message.done, total: message.total });
-    });
-
+    // run() may resolve before every progress message arrived: the reply carries the final counts.
+    this.#progressListeners.set(key, spec.onProgress);
     const request: TaskRequest = {
       moduleUrl: spec.moduleUrl,
       payload: spec.payload,
       jobId: spec.jobId,
       attempt: spec.attempt,
       dataDir: spec.dataDir,
-      port: port2,
+      channel: this.#channel.name,
       progressIntervalMs: this.#options.progressIntervalMs,
     };
     this.#busy++;
     const outcome = this.#piscina
-      .run(request, { signal: controller.signal, transferList: [port2] as never })
+      .run(request, { signal: controller.signal })
       .then(
         (reply: TaskReply): TaskOutcome => (abortReason ? abortedOutcome(abortReason) : fromReply(reply)),
         (err: unknown): TaskOutcome => (abortReason ? abortedOutcome(abortReason) : fromRejection(err, this.#options.workerMemoryMb)),
@@ -104,7 +114,7 @@ export class WorkerPool {
         finished = true;
         this.#busy--;
         clearTimeout(hardAbortTimer);
-        port1.close();
+        this.#progressListeners.delete(key);
       });
 
     return {
@@ -112,7 +122,7 @@ export class WorkerPool {
       abort: (reason, graceMs = this.#options.abortGraceMs) => {
         if (abortReason || finished) return;
         abortReason = reason;
-        port1.postMessage({ type: 'abort', reason } satisfies ToWorkerMessage);
+        this.#channel.postMessage({ type: 'abort', reason, jobId: spec.jobId, attempt: spec.attempt } satisfies ToWorkerMessage);
         if (graceMs <= 0) controller.abort(reason);
         else hardAbortTimer = setTimeout(() => controller.abort(reason), graceMs);
       },
@@ -120,6 +130,7 @@ export class WorkerPool {
   }
 
   async destroy(): Promise<void> {
+    this.#channel.close();
     await this.#piscina.destroy();
   }
 }

@@ -1,5 +1,4 @@
 // Messages that cross the thread boundary between the dispatcher (main thread) and workers/runner.ts.
-import type { MessagePort } from 'node:worker_threads';
 
 export interface TaskRequest {
   moduleUrl: string;
@@ -7,8 +6,12 @@ export interface TaskRequest {
   jobId: string;
   attempt: number;
   dataDir: string;
-  /** Carries progress to the main thread and the cooperative abort request to the worker. */
-  port: MessagePort;
+  /**
+   * Name of the pool's BroadcastChannel: progress goes to the main thread and abort requests to the workers on
+   * it. One channel per pool, not a MessageChannel per task: creating and transferring a port for every task
+   * cost about a fifth of the main thread's time per no-op job.
+   */
+  channel: string;
   progressIntervalMs: number;
 }
 
@@ -34,5 +37,10 @@ export type TaskReply =
   | { ok: true; value: unknown; progress: TaskProgress | null }
   | { ok: false; error: SerializedTaskError; progress: TaskProgress | null };
 
-export type ToWorkerMessage = { type: 'abort'; reason: string };
-export type FromWorkerMessage = { type: 'progress' } & TaskProgress;
+/** Messages name their attempt: a channel is shared by every task of the pool. */
+export interface AttemptRef {
+  jobId: string;
+  attempt: number;
+}
+export type ToWorkerMessage = { type: 'abort'; reason: string } & AttemptRef;
+export type FromWorkerMessage = { type: 'progress' } & AttemptRef & TaskProgress;

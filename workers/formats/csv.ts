@@ -13,10 +13,11 @@ import { createOutputBuffer } from './output-buffer.js';
 import { formatReal } from './number-text.js';
 
 const NEEDS_QUOTES = /[",\r\n]/;
-const QUOTE = /"/g;
 
 export function quoteCsvField(text: string): string {
-  return text === '' || NEEDS_QUOTES.test(text) ? `"${text.replace(QUOTE, '""')}"` : text;
+  if (text !== '' && !NEEDS_QUOTES.test(text)) return text;
+  // split/join, not replace(/"/g): on 1 KB cells full of quotes replace() made the whole export twice as slow.
+  return `"${text.indexOf('"') === -1 ? text : text.split('"').join('""')}"`;
 }
 
 type Encode = (value: CellValue) => string;

@@ -1,5 +1,5 @@
 // Parquet through hyparquet-writer's ParquetWriter, one row group at a time: rows are gathered column by column
-// until a row group is full (10,000 rows, or fewer once its text passes 8 M characters), then encoded, compressed
+// until a row group is full (10,000 rows, or fewer once its text passes 4 M characters), then encoded, compressed
 // (Snappy) and written. Memory is bounded by one row group, not by the dataset. Row groups are small for Parquet:
 // measured on 1M rows × 8 columns, 100,000-row groups peaked at 460 MB RSS and ran slower than 10,000-row groups
 // (~200 MB); readers handle many row groups well, a worker with a 512 MB heap does not handle big ones.
@@ -13,7 +13,7 @@ import type { ExportFormat, FormatWriter } from './format.js';
 import { waitForDrain } from './output-buffer.js';
 
 const ROW_GROUP_ROWS = 10_000;
-const ROW_GROUP_TEXT_CHARS = 8 * 1024 * 1024;
+const ROW_GROUP_TEXT_CHARS = 4 * 1024 * 1024;
 
 const SCHEMA_TYPE: Record<ColumnType, Omit<SchemaElement, 'name'>> = {
   integer: { type: 'INT64', repetition_type: 'OPTIONAL' },

@@ -1,5 +1,6 @@
-// Piscina's entry point for every job kind: loads the kind's module, runs it, and turns whatever it throws into a
+// Piscina's entry point for every job kind (CommonJS: see the note beside workerUrl in src/engine/pool.ts): loads the kind's module, runs it, and turns whatever it throws into a
 // value, because Piscina loses custom error properties (`code`, `retryable`) on the way back.
+import { BroadcastChannel } from 'node:worker_threads';
 import type { JobContext, JobHandler } from '../src/engine/job.js';
 import type {
   FromWorkerMessage,
@@ -27,12 +28,30 @@ function loadHandler(moduleUrl: string): Promise<JobHandler> {
   return handler;
 }
 
+const channels = new Map<string, BroadcastChannel>();
+/** Abort controllers of the tasks running in this thread, by `jobId:attempt`. */
+const running = new Map<string, AbortController>();
+
+function channelNamed(name: string): BroadcastChannel {
+  let channel = channels.get(name);
+  if (!channel) {
+    channel = new BroadcastChannel(name);
+    // The channel must not keep an idle worker thread alive.
+    channel.unref();
+    channel.onmessage = (event) => {
+      const message = (event as { data: ToWorkerMessage }).data;
+      if (message.type === 'abort') running.get(`${message.jobId}:${message.attempt}`)?.abort(message.reason);
+    };
+    channels.set(name, channel);
+  }
+  return channel;
+}
+
 export default async function runTask(request: TaskRequest): Promise<TaskReply> {
-  const { port } = request;
+  const channel = channelNamed(request.channel);
+  const key = `${request.jobId}:${request.attempt}`;
   const controller = new AbortController();
-  port.on('message', (message: ToWorkerMessage) => {
-    if (message.type === 'abort') controller.abort(message.reason);
-  });
+  running.set(key, controller);
 
   let latest: TaskProgress | null = null;
   let lastSentAt = 0;
@@ -46,7 +65,7 @@ export default async function runTask(request: TaskRequest): Promise<TaskReply> 
       const now = Date.now();
       if (now - lastSentAt >= request.progressIntervalMs) {
         lastSentAt = now;
-        port.postMessage({ type: 'progress', ...latest } satisfies FromWorkerMessage);
+        channel.postMessage({ type: 'progress', jobId: request.jobId, attempt: request.attempt, ...latest } satisfies FromWorkerMessage);
       }
     },
   };
@@ -58,7 +77,7 @@ export default async function runTask(request: TaskRequest): Promise<TaskReply> 
   } catch (err) {
     return { ok: false, error: serializeError(err), progress: latest };
   } finally {
-    port.close();
+    running.delete(key);
   }
 }
 

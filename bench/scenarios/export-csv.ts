@@ -1,0 +1,119 @@
+// export_csv_vs_sqlite3, export_rows_per_s.csv and parallel_2_over_1, in one alternation:
+//   A: one CSV export of the 1M-row dataset through the engine (enqueue → succeeded event), 2 threads;
+//   B: `sqlite3 -csv -header` on the same dataset file, stdout to a file;
+//   C: two such exports enqueued together; total rows / time until both succeeded.
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, openSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { linkDataset } from '../lib/dataset.js';
+import { startBenchEngine, type BenchEngine } from '../lib/engine-harness.js';
+import type { BenchContext, Figure } from '../lib/figures.js';
+import { alternate, median, medianRatio, round } from '../lib/stats.js';
+
+const SQLITE3_MISSING = 'the sqlite3 command-line tool is not installed (Debian/Ubuntu: apt-get install -y sqlite3); its reference was skipped';
+
+/** The sqlite3 CLI's version line, or undefined when it is not on PATH. */
+export function findSqlite3(): string | undefined {
+  const probe = spawnSync('sqlite3', ['-version'], { encoding: 'utf8' });
+  return probe.error || probe.status !== 0 ? undefined : probe.stdout.trim();
+}
+
+export async function exportThroughEngine(bench: BenchEngine, datasetId: string, format: string, rows: number): Promise<number> {
+  const { job, ms } = await bench.run({ kind: 'export', payload: { dataset_id: datasetId, format } });
+  const result = job.result as { rows: number; file: string };
+  if (result.rows !== rows) throw new Error(`the ${format} export wrote ${result.rows} rows, expected ${rows}`);
+  rmSync(path.join(bench.engine.dataDir, result.file), { force: true });
+  return rows / (ms / 1000);
+}
+
+/** Warms both threads (worker modules loaded, JIT warm) with two small exports. */
+export async function warmUp(bench: BenchEngine, ctx: BenchContext, format = 'csv'): Promise<void> {
+  const { warmup } = ctx.datasets;
+  linkDataset(warmup, bench.engine.dataDir);
+  await Promise.all([0, 1].map(() => exportThroughEngine(bench, warmup.id, format, warmup.rows)));
+}
+
+export async function benchExportCsv(ctx: BenchContext): Promise<Figure[]> {
+  const dataset = ctx.datasets.export;
+  const dataDir = ctx.newDir('export-csv');
+  const datasetFile = linkDataset(dataset, dataDir);
+  const sqlite3 = findSqlite3();
+  if (!sqlite3) ctx.log(`  note: ${SQLITE3_MISSING}`);
+  const columns = Array.from({ length: 8 }, (_v, i) => `c${i}`).join(', ');
+
+  const bench = await startBenchEngine(dataDir, { threads: 2 });
+  try {
+    await warmUp(bench, ctx);
+    const variants: Record<string, () => Promise<number>> = {
+      offload: () => exportThroughEngine(bench, dataset.id, 'csv', dataset.rows),
+      ...(sqlite3
+        ? {
+            sqlite3: async () => {
+              const out = path.join(dataDir, 'sqlite3-out.csv');
+              const fd = openSync(out, 'w');
+              const started = performance.now();
+              try {
+                const child = spawn('sqlite3', ['-csv', '-header', '-readonly', datasetFile, `SELECT ${columns} FROM rows ORDER BY rowid`], {
+                  stdio: ['ignore', fd, 'inherit'],
+                });
+                const code = await new Promise<number | null>((resolve, reject) => {
+                  child.once('error', reject);
+                  child.once('exit', resolve);
+                });
+                if (code !== 0) throw new Error(`sqlite3 exited with code ${code}`);
+              } finally {
+                closeSync(fd);
+              }
+              const ms = performance.now() - started;
+              rmSync(out, { force: true });
+              return dataset.rows / (ms / 1000);
+            },
+          }
+        : {}),
+      offload_x2: async () => {
+        const started = performance.now();
+        await Promise.all([0, 1].map(() => exportThroughEngine(bench, dataset.id, 'csv', dataset.rows)));
+        return (2 * dataset.rows) / ((performance.now() - started) / 1000);
+      },
+    };
+    const measured = await alternate(ctx.sizes.rounds, variants, (name, i, value) =>
+      ctx.log(`  round ${i + 1} ${name}: ${Math.round(value).toLocaleString('en')} rows/s`),
+    );
+    const offload = measured.offload!;
+    const reference = measured.sqlite3;
+    const rounds = { offload_rows_per_s: offload.map(Math.round), sqlite3_rows_per_s: reference?.map(Math.round) ?? null, offload_x2_rows_per_s: measured.offload_x2!.map(Math.round) };
+    return [
+      {
+        name: 'export_csv_vs_sqlite3',
+        value: reference ? round(medianRatio(offload, reference)) : null,
+        ...(reference ? {} : { reason: SQLITE3_MISSING }),
+        unit: 'ratio',
+        what: `rows/s of a ${dataset.rows.toLocaleString('en')}-row × 8-column CSV export through the engine (enqueue → succeeded), 2 threads`,
+        reference: { what: `sqlite3 -csv -header on the same dataset file${sqlite3 ? ` (${sqlite3.split(' ')[0]})` : ''}`, value: reference ? Math.round(median(reference)) : null, unit: 'rows/s' },
+        target: { op: '>=', value: 1.0 },
+        detail: { rounds, offload_rows_per_s: Math.round(median(offload)), rows: dataset.rows },
+      },
+      {
+        name: 'export_rows_per_s.csv',
+        value: Math.round(median(offload)),
+        unit: 'rows/s',
+        what: `CSV export of ${dataset.rows.toLocaleString('en')} rows through the engine`,
+        reference: null,
+        target: null,
+        detail: { rounds: rounds.offload_rows_per_s, rows: dataset.rows },
+      },
+      {
+        name: 'parallel_2_over_1',
+        value: round(medianRatio(measured.offload_x2!, offload)),
+        unit: 'ratio',
+        what: 'total rows/s of two concurrent CSV exports ÷ one export (2 threads)',
+        reference: { what: 'one export alone, alternating', value: Math.round(median(offload)), unit: 'rows/s' },
+        target: { op: '>=', value: 1.7 },
+        detail: { rounds, two_exports_rows_per_s: Math.round(median(measured.offload_x2!)) },
+      },
+    ];
+  } finally {
+    await bench.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}

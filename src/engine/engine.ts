@@ -101,12 +101,6 @@ export interface EngineStats {
   closing: boolean;
 }
 
-interface PendingInsert {
-  job: NewJob;
-  resolve(result: SubmitResult): void;
-  reject(err: unknown): void;
-}
-
 const BUILT_IN_KINDS: Record<string, URL> = {
   export: new URL('../../workers/export.js', import.meta.url),
   import: new URL('../../workers/import.js', import.meta.url),
@@ -128,7 +122,8 @@ export class Engine extends EventEmitter<EngineEvents> {
   #leases: LeaseKeeper | undefined;
   #closing = false;
   #closed: Promise<void> | undefined;
-  #inserts: PendingInsert[] = [];
+  /** Inserts queued in the store but not committed yet: counted against --max-pending too. */
+  #uncommittedInserts = 0;
 
   constructor(options: EngineOptions) {
     super();
@@ -276,10 +271,18 @@ export class Engine extends EventEmitter<EngineEvents> {
       idempotencyKey: request.idempotencyKey ?? null,
       requestHash: request.requestHash ?? null,
     };
-    const result = await new Promise<SubmitResult>((resolve, reject) => {
-      this.#inserts.push({ job, resolve, reject });
-      if (this.#inserts.length === 1) setImmediate(() => void this.#flushInserts());
-    });
+    this.#uncommittedInserts++;
+    let result: SubmitResult;
+    try {
+      // The store's group commit puts inserts that arrive together into one transaction.
+      [result] = (await this.#store.insert([job])) as [SubmitResult];
+    } finally {
+      this.#uncommittedInserts--;
+    }
+    if (result.created) {
+      this.emit('change', result.job);
+      this.#dispatcher?.wake();
+    }
     if (!result.created && result.job.requestHash !== job.requestHash) {
       throw new EngineError('idempotency_conflict', 'This Idempotency-Key was already used with a different request.');
     }
@@ -390,7 +393,6 @@ export class Engine extends EventEmitter<EngineEvents> {
 
   async #close(graceMs: number): Promise<void> {
     this.#closing = true;
-    await this.#flushInserts();
     const drained = await this.#dispatcher?.drain(graceMs);
     await this.#leases?.stop();
     await this.#pool?.destroy();
@@ -399,27 +401,10 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.emit('closed');
   }
 
-  async #flushInserts(): Promise<void> {
-    const batch = this.#inserts;
-    if (batch.length === 0) return;
-    this.#inserts = [];
-    try {
-      const results = await this.#store.insert(batch.map((entry) => entry.job));
-      results.forEach((result, i) => {
-        batch[i]!.resolve(result);
-        if (result.created) this.emit('change', result.job);
-      });
-    } catch (err) {
-      for (const entry of batch) entry.reject(err);
-      return;
-    }
-    this.#dispatcher?.wake();
-  }
-
-  /** Counts pending rows (an index range) plus inserts not yet flushed, so the bound holds across processes. */
+  /** Pending rows of every process (job_counts) plus this process's inserts not yet committed. */
   async #assertQueueHasRoom(): Promise<void> {
     const pending = await this.#store.countPending();
-    if (pending + this.#inserts.length >= this.#options.maxPending) {
+    if (pending + this.#uncommittedInserts >= this.#options.maxPending) {
       throw new EngineError('queue_full', `The queue already holds ${this.#options.maxPending} pending jobs; try again later.`);
     }
   }

@@ -252,3 +252,27 @@ describe('exports', () => {
     assert.equal((await server.request('GET', `/datasets/${id}`)).status, 404);
   });
 });
+
+describe('retention', () => {
+  test('finished export files expire after --result-ttl: the download says 410 gone and the document says expired', async () => {
+    const shortLived = await startTestServer({ args: ['--result-ttl', '1s'] });
+    try {
+      const created = await shortLived.request('POST', '/datasets?name=ttl', { rawBody: 'a,b\n1,x\n2,y\n', headers: { 'content-type': 'text/csv' } });
+      await shortLived.waitForJob(created.body.job_id);
+      const exported = await shortLived.request('POST', '/exports', { body: { dataset_id: created.body.dataset_id, format: 'csv' } });
+      const job = await shortLived.waitForJob(exported.body.job_id);
+      assert.equal(job.status, 'succeeded');
+      const doc = (await shortLived.request('GET', `/exports/${job.job_id}`)).body;
+      assert.equal(Date.parse(doc.result.expires_at) - Date.parse(doc.finished_at), 1000);
+      const gone = await waitFor(async () => {
+        const res = await shortLived.request('GET', `/exports/${job.job_id}/download`);
+        return res.status === 410 ? res : undefined;
+      }, 10_000, 'the file to expire');
+      assert.equal(gone.body.error.code, 'gone');
+      assert.equal((await shortLived.request('GET', `/exports/${job.job_id}`)).body.result.expired, true);
+      assert.equal((await shortLived.request('GET', `/datasets/${created.body.dataset_id}`)).body.status, 'ready', 'datasets do not expire');
+    } finally {
+      await shortLived.close();
+    }
+  });
+});

@@ -3,6 +3,12 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Engine } from '../engine/engine.js';
 
+const SWEPT: Array<[string, (name: string) => boolean]> = [
+  ['exports', () => true],
+  ['uploads', () => true],
+  ['datasets', (name) => name.endsWith('.tmp')],
+];
+
 export interface RetentionOptions {
   engine: Engine;
   resultTtlMs: number;
@@ -12,7 +18,8 @@ export interface RetentionOptions {
 }
 
 /**
- * Deletes export files and leftover uploads older than the result TTL, and forgets idempotency keys of jobs that
+ * Deletes export files (finished or left temporary by a killed attempt), leftover uploads and temporary dataset
+ * files older than the result TTL, and forgets idempotency keys of jobs that
  * finished before it. File age is read from the file itself, so a crash between a job's end and any bookkeeping
  * cannot leave a file behind forever.
  */
@@ -21,7 +28,8 @@ export function startRetentionSweeper({ engine, resultTtlMs, logger, intervalMs 
   const sweep = async (): Promise<number> => {
     const cutoff = Date.now() - resultTtlMs;
     let removed = 0;
-    for (const dir of ['exports', 'uploads']) {
+    // Datasets are kept until deleted; only the temporary files of imports killed on their last attempt go.
+    for (const [dir, isExpirable] of SWEPT) {
       const path = join(engine.dataDir, dir);
       let names: string[];
       try {
@@ -29,7 +37,7 @@ export function startRetentionSweeper({ engine, resultTtlMs, logger, intervalMs 
       } catch {
         continue;
       }
-      for (const name of names) {
+      for (const name of names.filter(isExpirable)) {
         const file = join(path, name);
         try {
           if ((await stat(file)).mtimeMs < cutoff) {

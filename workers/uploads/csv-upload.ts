@@ -17,7 +17,6 @@ export interface CsvRecord {
   line: number;
 }
 
-
 export interface CsvVisitor {
   header(fields: CsvField[]): void;
   rows(batch: CsvRecord[]): void;

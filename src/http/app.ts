@@ -5,6 +5,7 @@ import type { Registry } from 'prom-client';
 import type { Engine } from '../engine/engine.js';
 import { Datasets } from '../datasets/datasets.js';
 import { Exports } from '../exports/exports.js';
+import { createDashboardRoutes, dashboardRouteDocs } from './dashboard-routes.js';
 import { createDatasetRoutes, datasetRouteDocs } from './dataset-routes.js';
 import { createExportRoutes, exportRouteDocs } from './export-routes.js';
 import { VERSION } from '../version.js';
@@ -54,9 +55,10 @@ export function createApp({
 
   // A route module adds its router and its OpenAPI descriptions here; test/openapi.test.ts checks they agree.
   const routeDocs: RouteDoc[] = [
-    ...healthRouteDocs, ...jobRouteDocs, ...datasetRouteDocs, ...exportRouteDocs, ...metricsRouteDocs, ...openApiRouteDocs,
+    ...dashboardRouteDocs, ...healthRouteDocs, ...jobRouteDocs, ...datasetRouteDocs, ...exportRouteDocs, ...metricsRouteDocs, ...openApiRouteDocs,
   ];
   const routers: Router[] = [
+    createDashboardRoutes(),
     createHealthRoutes(engine),
     createJobRoutes(engine, jsonBody),
     createDatasetRoutes(datasets, maxUploadBytes),

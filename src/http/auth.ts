@@ -2,9 +2,10 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Context, Next } from 'koa';
 import { AppError } from './errors.js';
 
-const OPEN_PATHS = new Set(['/healthz']);
+// The dashboard page holds no data: it asks the user for the token and sends it with each API call.
+export const OPEN_PATHS: ReadonlySet<string> = new Set(['/healthz', '/']);
 
-/** Bearer-token check on every route but /healthz; compares digests so the time taken says nothing of the token. */
+/** Bearer-token check on every route but /healthz and the dashboard page; compares digests so the time taken says nothing of the token. */
 export function requireToken(token: string) {
   const expected = createHash('sha256').update(token).digest();
   return async function auth(ctx: Context, next: Next): Promise<void> {

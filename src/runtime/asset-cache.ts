@@ -11,7 +11,7 @@ export interface EmbeddedFile {
   name: string;
   /** Hex SHA-256 of the content, computed at build time. */
   sha256: string;
-  /** Read only when the file must be written. */
+  /** The content (inside the executable, a view of it without a copy). */
   read(): Uint8Array;
   /** Unix permissions of the written file. Default 0o600. */
   mode?: number;
@@ -55,9 +55,10 @@ export function cacheRootCandidates(env: Record<string, string | undefined>): Ca
  * Makes `<root>/<key>/` hold exactly `files`, for the first usable root, and returns that directory.
  *
  * Safe with several processes starting at once: a file is only ever created under a unique temporary name and
- * renamed into place, so a reader sees a whole old file or a whole new one; a file already there is reused only
- * if its SHA-256 matches. The key directory must be ours and closed to others, so no one can swap a file between
- * our check and its use by a worker thread or dlopen().
+ * renamed into place, so a reader sees a whole old file or a whole new one. A file already there is reused only
+ * if it is byte for byte the embedded content, whose SHA-256 is checked against the manifest before it is
+ * written: stricter than comparing hashes, and cheaper at every start. The key directory must be ours and closed
+ * to others, so no one can swap a file between our check and its use by a worker thread or dlopen().
  */
 export function extractFiles(roots: CacheRoot[], key: string, files: EmbeddedFile[]): string {
   if (!/^[0-9a-f]{16,64}$/.test(key)) throw new Error(`invalid asset cache key "${key}"`);
@@ -115,9 +116,9 @@ function ensureFile(dir: string, file: EmbeddedFile): void {
     throw new Error(`invalid embedded file name "${file.name}"`);
   }
   const target = join(dir, ...file.name.split('/'));
-  if (hasContent(target, file.sha256)) return;
-
   const data = file.read();
+  if (hasContent(target, data)) return;
+
   const actual = sha256(data);
   if (actual !== file.sha256) {
     throw new Error(`embedded file ${file.name} is corrupt: sha256 ${actual}, expected ${file.sha256}`);
@@ -133,11 +134,12 @@ function ensureFile(dir: string, file: EmbeddedFile): void {
   }
 }
 
-function hasContent(path: string, expectedSha256: string): boolean {
+function hasContent(path: string, expected: Uint8Array): boolean {
   try {
     // A symbolic link or anything but a regular file is replaced, never followed.
-    if (!lstatSync(path).isFile()) return false;
-    return sha256(readFileSync(path)) === expectedSha256;
+    const stat = lstatSync(path);
+    if (!stat.isFile() || stat.size !== expected.byteLength) return false;
+    return Buffer.compare(readFileSync(path), expected) === 0;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw err;

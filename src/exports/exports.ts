@@ -4,8 +4,12 @@ import { join, resolve, sep } from 'node:path';
 import type { CancelResult, Engine, SubmitResult } from '../engine/engine.js';
 import type { Job } from '../engine/job.js';
 import type { Datasets } from '../datasets/datasets.js';
+import type { ExportResult } from '../../workers/export.js';
+import type { ExportFormatName } from '../../workers/formats/registry.js';
 
-export const EXPORT_FORMATS = ['csv', 'ndjson', 'json', 'xlsx', 'parquet'] as const;
+// Listed here rather than imported from workers/formats/registry.ts, which would load every format library
+// (exceljs, hyparquet) into the main thread; `satisfies` keeps the two lists in step.
+export const EXPORT_FORMATS = ['csv', 'ndjson', 'json', 'xlsx', 'parquet'] as const satisfies readonly ExportFormatName[];
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 export interface CreateExportRequest {
@@ -19,14 +23,7 @@ export interface CreateExportRequest {
 }
 
 /** What workers/export.ts returns for a finished export. */
-export interface ExportArtifact {
-  file: string;
-  bytes: number;
-  rows: number;
-  sha256: string;
-  content_type: string;
-  filename: string;
-}
+export type ExportArtifact = ExportResult;
 
 export type CreateExportOutcome =
   | ({ ok: true } & SubmitResult)

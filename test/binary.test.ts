@@ -1,14 +1,13 @@
 // The single executable (npm run build:binary → dist/offload), run the way a user runs a release: only the binary,
 // copied into an empty directory, an empty environment (as `env -i`) whose PATH has no node, nothing installed.
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ExcelJS from 'exceljs';
-import { makeTempDir, request, waitFor } from './helpers.js';
+import { listeningUrl, makeTempDir, request, spawnWatched, waitFor, type WatchedChild } from './helpers.js';
 
 const BINARY = fileURLToPath(new URL('../offload', import.meta.url));
 const PACKAGE_VERSION = (JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { version: string }).version;
@@ -23,36 +22,11 @@ function skipReason(): string | false {
   return false;
 }
 
-interface Instance {
-  child: ChildProcess;
-  output(): string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-const children = new Set<ChildProcess>();
-after(() => {
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-});
+type Instance = WatchedChild;
 
 /** Runs the binary with exactly `env` (nothing inherited) in `cwd`. */
 function run(cwd: string, args: string[], env: Record<string, string>): Instance {
-  const child = spawn(join(cwd, 'offload'), args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(child);
-  let out = '';
-  child.stdout!.on('data', (chunk) => (out += chunk));
-  child.stderr!.on('data', (chunk) => (out += chunk));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
-  );
-  return { child, output: () => out, exited };
-}
-
-async function listeningUrl(instance: Instance): Promise<string> {
-  return waitFor(() => {
-    if (instance.child.exitCode !== null) throw new Error(`the binary exited early (${instance.child.exitCode}):\n${instance.output()}`);
-    const line = instance.output().split('\n').find((l) => l.includes('"msg":"listening"'));
-    return line ? (JSON.parse(line).url as string) : undefined;
-  }, 20_000, 'the binary to listen');
+  return spawnWatched(join(cwd, 'offload'), args, { cwd, env });
 }
 
 async function stop(instance: Instance): Promise<void> {
@@ -106,7 +80,7 @@ describe('single executable (dist/offload)', { skip: skipReason() }, () => {
       ['serve', '--port', '0', '--threads', '2', '--retry-base-ms', '20', '--job', `exits=${exitsModule}`],
       { PATH: emptyBin, HOME: home },
     );
-    const url = await listeningUrl(server);
+    const url = await listeningUrl(server, 20_000);
     const call = (method: string, path: string, options?: Parameters<typeof request>[3]) => request(url, method, path, options);
 
     // The dashboard page is in the bundle too.
@@ -208,7 +182,7 @@ describe('single executable (dist/offload)', { skip: skipReason() }, () => {
     const start = (name: string) =>
       run(appDir, ['serve', '--port', '0', '--threads', '1', '--data-dir', join(root, name)], { PATH: emptyBin, OFFLOAD_CACHE_DIR: cacheDir });
     const [a, b] = [start('first'), start('second')];
-    const urls = await Promise.all([listeningUrl(a), listeningUrl(b)]);
+    const urls = await Promise.all([listeningUrl(a, 20_000), listeningUrl(b, 20_000)]);
     for (const url of urls) assert.equal((await request(url, 'GET', '/readyz')).status, 200);
     await Promise.all([stop(a), stop(b)]);
 
@@ -221,7 +195,7 @@ describe('single executable (dist/offload)', { skip: skipReason() }, () => {
     writeFileSync(runner, 'throw new Error("tampered")\n');
 
     const c = start('third');
-    const url = await listeningUrl(c);
+    const url = await listeningUrl(c, 20_000);
     assert.deepEqual(readFileSync(runner), good);
     // An import runs in a worker thread, through the repaired runner.
     const upload = await request(url, 'POST', '/datasets?name=small', { rawBody: 'a,b\n1,2\n', headers: { 'content-type': 'text/csv' } });

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -120,23 +120,18 @@ export async function waitFor<T>(probe: () => Promise<T | undefined> | T | undef
   }
 }
 
-export interface ChildServer {
+
+export interface WatchedChild {
   child: ChildProcess;
-  url: string;
-  request(method: string, path: string, options?: RequestOptions): Promise<TestResponse>;
+  /** Everything it wrote to stdout and stderr so far. */
+  output(): string;
   /** Resolves with the exit code (or signal) once the process has ended. */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  output(): string;
 }
 
-/** `offload serve` as a child process (for SIGKILL and SIGTERM tests); resolves once it listens. */
-export async function spawnServer(dataDir: string, args: string[] = []): Promise<ChildServer> {
-  const child = spawn(
-    process.execPath,
-    [MAIN_JS, 'serve', '--port', '0', '--data-dir', dataDir, '--threads', '2', '--retry-base-ms', '20', '--log-level', 'info',
-      ...FIXTURE_KINDS.flatMap((kind) => ['--job', `${kind}=${fixturePath(kind)}`]), ...args],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+/** Starts a process whose output is collected, and which is killed when the test file ends if still running. */
+export function spawnWatched(command: string, args: string[], options: SpawnOptions = {}): WatchedChild {
+  const child = spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   let out = '';
   child.stdout!.on('data', (chunk) => (out += chunk));
@@ -144,10 +139,29 @@ export async function spawnServer(dataDir: string, args: string[] = []): Promise
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => resolve({ code, signal })),
   );
-  const url = await waitFor(() => {
-    if (child.exitCode !== null) throw new Error(`server exited early:\n${out}`);
-    const line = out.split('\n').find((l) => l.includes('"msg":"listening"'));
+  return { child, output: () => out, exited };
+}
+
+/** Waits for the `listening` log line of a server process and returns its URL. */
+export function listeningUrl(watched: WatchedChild, timeoutMs = 15_000): Promise<string> {
+  return waitFor(() => {
+    if (watched.child.exitCode !== null) throw new Error(`server exited early (${watched.child.exitCode}):\n${watched.output()}`);
+    const line = watched.output().split('\n').find((l) => l.includes('"msg":"listening"'));
     return line ? (JSON.parse(line).url as string) : undefined;
-  }, 15_000, 'the child server to listen');
-  return { child, url, exited, request: (m, p, o) => request(url, m, p, o), output: () => out };
+  }, timeoutMs, 'the server to listen');
+}
+
+export interface ChildServer extends WatchedChild {
+  url: string;
+  request(method: string, path: string, options?: RequestOptions): Promise<TestResponse>;
+}
+
+/** `offload serve` as a child process (for SIGKILL and SIGTERM tests); resolves once it listens. */
+export async function spawnServer(dataDir: string, args: string[] = []): Promise<ChildServer> {
+  const watched = spawnWatched(process.execPath, [
+    MAIN_JS, 'serve', '--port', '0', '--data-dir', dataDir, '--threads', '2', '--retry-base-ms', '20', '--log-level', 'info',
+    ...FIXTURE_KINDS.flatMap((kind) => ['--job', `${kind}=${fixturePath(kind)}`]), ...args,
+  ]);
+  const url = await listeningUrl(watched);
+  return { ...watched, url, request: (m, p, o) => request(url, m, p, o) };
 }

@@ -6,6 +6,12 @@ import { closeSync, openSync, readFileSync } from 'node:fs';
 import { MAIN_JS } from './paths.js';
 import { sleep, waitFor } from './stats.js';
 
+// A bench that fails or is interrupted half-way must not leave servers behind.
+const live = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of live) child.kill('SIGKILL');
+});
+
 export interface ChildServer {
   url: string;
   pid: number;
@@ -42,7 +48,9 @@ export async function spawnServer(args: string[], { logFile, nodeArgs = [], env,
   } finally {
     closeSync(fd);
   }
+  live.add(child);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  void exited.then(() => live.delete(child));
   let gone = false;
   void exited.then(() => (gone = true));
   const url = await waitFor(

@@ -39,7 +39,7 @@ async function recoverOnce(ctx: BenchContext, jobs: number): Promise<Recovery> {
     const stillOrphaned = db.prepare(`SELECT count(*) FROM jobs WHERE status = 'running' AND owner = ?`).pluck();
     const started = performance.now();
     let listeningMs = Number.NaN;
-    const starting = spawnOffload(flags, { logFile, nodeArgs: ctx.childNodeArgs }).then((server) => {
+    const starting = spawnOffload(flags, { logFile: path.join(dataDir, 'server-restarted.log'), nodeArgs: ctx.childNodeArgs }).then((server) => {
       listeningMs = performance.now() - started;
       return server;
     });
@@ -63,7 +63,8 @@ async function recoverOnce(ctx: BenchContext, jobs: number): Promise<Recovery> {
   } finally {
     db?.close();
     await first.kill();
-    await second?.kill();
+    // Gracefully (SIGTERM): a profiled server (--child-cpu-prof) writes its profile only when it exits.
+    await second?.stop();
   }
 }
 

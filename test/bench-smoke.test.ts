@@ -1,0 +1,62 @@
+// The benchmark harness must not rot: `bench/run.js --quick` (tiny sizes, one round) runs every scenario against
+// its reference and writes a results file with every figure the benchmark issue names.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const RUN_JS = fileURLToPath(new URL('../bench/run.js', import.meta.url));
+
+/** The names of the issue's table, plus the --durability full enqueue rate. */
+const FIGURES = [
+  'export_csv_vs_sqlite3',
+  'export_rows_per_s.csv',
+  'export_rows_per_s.ndjson',
+  'export_rows_per_s.json',
+  'export_rows_per_s.xlsx',
+  'export_rows_per_s.parquet',
+  'xlsx_vs_exceljs',
+  'dispatch_vs_piscina',
+  'http_enqueue_vs_bare',
+  'http_enqueue_full_req_per_s',
+  'status_p99_ms_during_exports',
+  'rss_4m_over_1m',
+  'parallel_2_over_1',
+  'idle_latency_ms',
+  'recovery_ms',
+];
+
+test('bench --quick reports every named figure as a number, or null with a reason', { timeout: 120_000 }, async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'offload-bench-smoke-'));
+  try {
+    const out = path.join(dir, 'results.json');
+    const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = execFile(process.execPath, [RUN_JS, '--quick', '--out', out], { timeout: 110_000, maxBuffer: 16 << 20 }, (_err, stdout, stderr) =>
+        resolve({ code: child.exitCode, stdout, stderr }),
+      );
+    });
+    assert.equal(code, 0, `bench --quick failed:\n${stdout.slice(-4000)}\n${stderr.slice(-4000)}`);
+    const results = JSON.parse(readFileSync(out, 'utf8'));
+    assert.equal(results.quick, true);
+    for (const name of FIGURES) {
+      const value = name.split('.').reduce((node, key) => node?.[key], results);
+      const figure = results.figures[name];
+      assert.ok(figure, `results.figures has ${name}`);
+      assert.ok(figure.detail?.error !== true, `${name}: ${figure.reason}`);
+      if (value === null) {
+        assert.equal(typeof figure.reason, 'string', `${name} is null and says why`);
+        assert.ok(figure.reason.length > 0);
+      } else {
+        assert.equal(typeof value, 'number', `${name} is a number`);
+        assert.ok(Number.isFinite(value), `${name} is finite: ${value}`);
+        assert.equal(figure.value, value);
+      }
+    }
+    assert.match(stdout, /\| figure +\| value/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

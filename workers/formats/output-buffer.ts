@@ -69,3 +69,60 @@ export function waitForDrain(out: Writable, downstream?: Writable): Promise<void
     }
   });
 }
+
+const FLUSH_AT_BYTES = 1024 * 1024;
+/** Room past FLUSH_AT_BYTES so that the last rows of a batch rarely force an early hand-over. */
+const BYTE_BUFFER_SIZE = FLUSH_AT_BYTES + 64 * 1024;
+
+/**
+ * The byte-level sibling of createOutputBuffer, for writers that encode straight into a Buffer: `buf` and `pos`
+ * are public so a hot loop can store bytes itself, after `reserve(n)` made room for n more. A full buffer is
+ * handed to the stream as it is and a fresh one allocated (the stream may keep the old one queued), so nothing is
+ * ever copied or overwritten.
+ */
+export interface ByteOutput {
+  buf: Buffer;
+  pos: number;
+  /** Makes room for `bytes` more bytes at `pos`, handing the buffered bytes to the stream first when needed. */
+  reserve(bytes: number): void;
+  /** Writes a buffer once it passed ~1 MB; waits for 'drain' when any write since the last wait asked to. */
+  flushIfFull(): Promise<void>;
+  /** Writes what is left and ends the stream. */
+  end(): Promise<void>;
+}
+
+export function createByteOutput(out: Writable): ByteOutput {
+  let mustDrain = false;
+  const handOver = (): void => {
+    if (output.pos === 0) return;
+    const chunk = output.buf.subarray(0, output.pos);
+    output.buf = Buffer.allocUnsafe(BYTE_BUFFER_SIZE);
+    output.pos = 0;
+    if (!out.write(chunk)) mustDrain = true;
+  };
+  const output: ByteOutput = {
+    buf: Buffer.allocUnsafe(BYTE_BUFFER_SIZE),
+    pos: 0,
+    reserve(bytes) {
+      if (output.pos + bytes <= output.buf.length) return;
+      handOver();
+      if (bytes > output.buf.length) output.buf = Buffer.allocUnsafe(bytes);
+    },
+    async flushIfFull() {
+      if (output.pos >= FLUSH_AT_BYTES) handOver();
+      if (mustDrain) {
+        mustDrain = false;
+        await waitForDrain(out);
+      }
+    },
+    async end() {
+      handOver();
+      if (mustDrain) {
+        mustDrain = false;
+        await waitForDrain(out);
+      }
+      out.end();
+    },
+  };
+  return output;
+}

@@ -13,34 +13,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { JobContext } from '../src/engine/job.js';
-import { createDatasetFile, openDatasetForReading, type CellValue, type DatasetColumn } from '../workers/datasets/dataset-file.js';
+import { createDatasetFile, openDatasetForReading, type CellValue } from '../workers/datasets/dataset-file.js';
 import exportDataset from '../workers/export.js';
+import { BENCH_COLUMNS, benchRow } from './lib/dataset.js';
 import importDataset from '../workers/import.js';
 
-const COLUMNS: DatasetColumn[] = [
-  { name: 'id', type: 'integer' },
-  { name: 'customer', type: 'text' },
-  { name: 'amount', type: 'real' },
-  { name: 'quantity', type: 'integer' },
-  { name: 'paid', type: 'boolean' },
-  { name: 'note', type: 'text' },
-  { name: 'ratio', type: 'real' },
-  { name: 'city', type: 'text' },
-];
-const CITIES = ['Zürich', 'São Paulo', 'Kraków', 'New York, NY', 'Tōkyō', '"Quoted" Town', 'Reykjavík', 'Dakar'];
-
-function benchRow(i: number): CellValue[] {
-  return [
-    i + 1,
-    `customer-${(i * 7919) % 100_000}`,
-    Math.round(i * 13.37) / 100,
-    i % 97,
-    i % 3 === 0 ? null : i % 2 === 0,
-    i % 10 === 0 ? null : `note ${i} with some words, more words`,
-    (i % 1000) / 7,
-    CITIES[i % CITIES.length]!,
-  ];
-}
 
 function benchContext(dataDir: string, onProgress: () => void = () => {}): JobContext {
   return {
@@ -58,7 +35,7 @@ async function runChild(dataDir: string, datasetId: string, format: string, gzip
     // Reading every row without writing anything: the ceiling for any format on this machine right now.
     const dataset = openDatasetForReading(dataDir, datasetId);
     let rows = 0;
-    for (const _row of dataset.iterateRows(COLUMNS.map((_column, i) => i))) rows++;
+    for (const _row of dataset.iterateRows(BENCH_COLUMNS.map((_column, i) => i))) rows++;
     dataset.close();
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     process.stdout.write(JSON.stringify({ rows, seconds, bytes: 0, peakRssMb: process.resourceUsage().maxRSS / 1024 }));
@@ -76,7 +53,7 @@ async function runChild(dataDir: string, datasetId: string, format: string, gzip
 
 async function writeBenchDataset(dataDir: string, rows: number): Promise<string> {
   const datasetId = randomUUID();
-  const writer = createDatasetFile(dataDir, datasetId, COLUMNS, 'bench');
+  const writer = createDatasetFile(dataDir, datasetId, BENCH_COLUMNS, 'bench');
   for (let start = 0; start < rows; start += 10_000) {
     const batch: CellValue[][] = [];
     for (let i = start; i < Math.min(rows, start + 10_000); i++) batch.push(benchRow(i));
@@ -93,7 +70,7 @@ async function writeBenchCsv(file: string, rows: number): Promise<void> {
     const text = String(value);
     return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
   };
-  out.write(`${COLUMNS.map((column) => column.name).join(',')}\r\n`);
+  out.write(`${BENCH_COLUMNS.map((column) => column.name).join(',')}\r\n`);
   for (let start = 0; start < rows; start += 10_000) {
     let chunk = '';
     for (let i = start; i < Math.min(rows, start + 10_000); i++) chunk += `${benchRow(i).map(field).join(',')}\r\n`;
@@ -123,7 +100,7 @@ async function main(): Promise<void> {
   const rows = Number(values.rows);
   const dataDir = await mkdtemp(path.join(tmpdir(), 'offload-bench-'));
   try {
-    console.log(`node ${process.version}, ${rows.toLocaleString('en')} rows × ${COLUMNS.length} columns`);
+    console.log(`node ${process.version}, ${rows.toLocaleString('en')} rows × ${BENCH_COLUMNS.length} columns`);
     const datasetId = await writeBenchDataset(dataDir, rows);
     const datasetBytes = (await stat(path.join(dataDir, 'datasets', `${datasetId}.sqlite`))).size;
     console.log(`dataset file: ${(datasetBytes / 1e6).toFixed(1)} MB`);

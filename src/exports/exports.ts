@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { stat, rm } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import type { CancelResult, Engine, SubmitResult } from '../engine/engine.js';
@@ -51,7 +50,7 @@ export class Exports {
   }
 
   /** Checks the dataset and columns now (422/409 at enqueue), so that most mistakes never reach a worker. */
-  async create(request: CreateExportRequest, idempotencyKey?: string): Promise<CreateExportOutcome> {
+  async create(request: CreateExportRequest, idempotency?: { idempotencyKey: string; requestHash: string }): Promise<CreateExportOutcome> {
     const dataset = await this.#datasets.get(request.dataset_id);
     if (!dataset) return { ok: false, reason: 'dataset_not_found', message: `No dataset with id ${request.dataset_id}.` };
     if (dataset.status !== 'ready') {
@@ -74,7 +73,7 @@ export class Exports {
       priority: request.priority,
       maxAttempts: request.max_attempts,
       timeoutMs: request.timeout_ms,
-      ...(idempotencyKey ? { idempotencyKey: `exports:${idempotencyKey}`, requestHash: hashRequest(request) } : {}),
+      ...idempotency,
     });
     return { ok: true, ...result };
   }
@@ -139,18 +138,4 @@ export class Exports {
     const path = resolve(this.#engine.dataDir, relative);
     return path.startsWith(exportsDir + sep) ? path : undefined;
   }
-}
-
-/** Key order and whitespace do not matter: the same request is the same hash. */
-export function hashRequest(request: object): string {
-  return createHash('sha256').update(canonicalJson(request)).digest('hex');
-}
-
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const entries = Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : 1));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
 }

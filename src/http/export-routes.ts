@@ -5,6 +5,7 @@ import type { Job } from '../engine/job.js';
 import type { Exports } from '../exports/exports.js';
 import { parseByteRange } from './byte-range.js';
 import { AppError } from './errors.js';
+import { readIdempotency } from './idempotency.js';
 import { toJobDocument } from './job-document.js';
 import type { RouteDoc } from './openapi.js';
 import {
@@ -13,7 +14,6 @@ import {
   ExportDocument,
   ExportList,
   IdempotencyHeaders,
-  IdempotencyKeyHeader,
   ListExportsQuery,
   ResourceIdParams,
 } from './resource-schemas.js';
@@ -37,9 +37,7 @@ export function createExportRoutes(engine: Engine, exports: Exports, jsonBody: R
 
   router.post('/', jsonBody, async (ctx) => {
     const body = validate(CreateExportBody, ctx.request.body, 'body');
-    const key = ctx.get('Idempotency-Key') || undefined;
-    if (key !== undefined) validate(IdempotencyKeyHeader, key, 'header');
-    const outcome = await exports.create(body, key);
+    const outcome = await exports.create(body, readIdempotency(ctx, 'exports', body));
     if (!outcome.ok) {
       if (outcome.reason === 'dataset_not_ready') throw new AppError('conflict', outcome.message);
       throw new AppError(outcome.reason, outcome.message, { details: outcome.details });

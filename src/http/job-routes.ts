@@ -5,8 +5,8 @@ import { toJobDocument } from './job-document.js';
 import type { requireJsonBody } from './json-body.js';
 import type { RouteDoc } from './openapi.js';
 import { CreateJobBody, JobAccepted, JobDocument, JobIdParams, JobList, ListJobsQuery } from './schemas.js';
-import { IdempotencyHeaders, IdempotencyKeyHeader } from './resource-schemas.js';
-import { hashRequest } from '../exports/exports.js';
+import { readIdempotency } from './idempotency.js';
+import { IdempotencyHeaders } from './resource-schemas.js';
 import { streamJobEvents } from './sse.js';
 import { validate } from './validate.js';
 
@@ -22,15 +22,13 @@ export function createJobRoutes(engine: Engine, jsonBody: ReturnType<typeof requ
 
   router.post('/', jsonBody, async (ctx) => {
     const body = validate(CreateJobBody, ctx.request.body, 'body');
-    const key = ctx.get('Idempotency-Key') || undefined;
-    if (key !== undefined) validate(IdempotencyKeyHeader, key, 'header');
     const { job, created } = await engine.submit({
       kind: body.kind,
       payload: body.payload,
       priority: body.priority,
       maxAttempts: body.max_attempts,
       timeoutMs: body.timeout_ms,
-      ...(key ? { idempotencyKey: `jobs:${key}`, requestHash: hashRequest(body) } : {}),
+      ...readIdempotency(ctx, 'jobs', body),
     });
     ctx.status = created ? 202 : 200;
     ctx.set({ Location: `/jobs/${job.id}`, 'Retry-After': '1' });

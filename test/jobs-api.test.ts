@@ -61,6 +61,21 @@ describe('POST /jobs and GET /jobs/{id}', () => {
   });
 });
 
+describe('Idempotency-Key on POST /jobs', () => {
+  test('same key and body → the same job (200); another body → 409; a malformed key → 400', async () => {
+    const headers = { 'Idempotency-Key': `jobs-key-${Date.now()}` };
+    const first = await server.request('POST', '/jobs', { body: { kind: 'noop', payload: { a: 1, b: 2 } }, headers });
+    assert.equal(first.status, 202);
+    const again = await server.request('POST', '/jobs', { body: { payload: { b: 2, a: 1 }, kind: 'noop' }, headers });
+    assert.equal(again.status, 200);
+    assert.equal(again.body.job_id, first.body.job_id);
+    const other = await server.request('POST', '/jobs', { body: { kind: 'noop', payload: { a: 3 } }, headers });
+    assertErrorShape(other, 409, 'conflict');
+    const malformed = await server.request('POST', '/jobs', { body: { kind: 'noop', payload: {} }, headers: { 'Idempotency-Key': 'has space' } });
+    assertErrorShape(malformed, 400, 'invalid_request');
+  });
+});
+
 describe('GET /jobs', () => {
   test('lists newest first, filters by kind and status, and pages with a cursor', async () => {
     const ids: string[] = [];

@@ -1,7 +1,7 @@
 import type { JobErrorCode } from '../src/engine/job.js';
 
 /** The codes a worker module may choose for its failure; the runner forwards `code`, anything else is a task_error. */
-export type TaskErrorCode = Extract<JobErrorCode, 'dataset_not_found' | 'invalid_payload' | 'unsupported_format'>;
+export type TaskErrorCode = Extract<JobErrorCode, 'dataset_not_found' | 'invalid_payload' | 'unsupported_format' | 'record_too_large'>;
 
 export type TaskError = Error & { code: TaskErrorCode };
 

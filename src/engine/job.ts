@@ -31,11 +31,12 @@ export const JobErrorCodes = Object.freeze({
   dataset_not_found: { retryable: false },
   invalid_payload: { retryable: false },
   unsupported_format: { retryable: false },
+  record_too_large: { retryable: false },
 } as const);
 export type JobErrorCode = keyof typeof JobErrorCodes;
 
 /** Codes a task may choose by throwing an error with that `code`: its own validation failures. */
-const TASK_CHOSEN_CODES: ReadonlySet<string> = new Set(['dataset_not_found', 'invalid_payload', 'unsupported_format']);
+const TASK_CHOSEN_CODES: ReadonlySet<string> = new Set(['dataset_not_found', 'invalid_payload', 'unsupported_format', 'record_too_large']);
 
 export function isTaskChosenCode(code: unknown): code is JobErrorCode {
   return typeof code === 'string' && TASK_CHOSEN_CODES.has(code);

@@ -5,7 +5,7 @@
 // The dataset has 8 columns: 2 integer, 2 real, 1 boolean, 3 text (10–40 characters, some quoting, some null).
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
@@ -13,6 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { JobContext } from '../src/engine/job.js';
+import { uploadPath } from '../src/contracts/data-layout.js';
 import { createDatasetFile, openDatasetForReading, type CellValue } from '../workers/datasets/dataset-file.js';
 import exportDataset from '../workers/export.js';
 import { BENCH_COLUMNS, benchRow } from './lib/dataset.js';
@@ -106,10 +107,12 @@ async function main(): Promise<void> {
     console.log(`dataset file: ${(datasetBytes / 1e6).toFixed(1)} MB`);
 
     if (values.import) {
-      const upload = path.join(dataDir, 'upload.csv');
+      const importId = randomUUID();
+      const upload = uploadPath(dataDir, importId);
+      await mkdir(path.dirname(upload), { recursive: true });
       await writeBenchCsv(upload, rows);
       const started = process.hrtime.bigint();
-      await importDataset({ dataset_id: randomUUID(), source_path: upload, content_type: 'csv' }, benchContext(dataDir));
+      await importDataset({ dataset_id: importId, content_type: 'csv' }, benchContext(dataDir));
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const size = (await stat(upload)).size;
       console.log(`import csv (${(size / 1e6).toFixed(0)} MB, two passes): ${(rows / seconds / 1e6).toFixed(3)} M rows/s, ${seconds.toFixed(1)} s`);

@@ -32,6 +32,17 @@ export interface Config {
   durability: Durability;
   retryBaseMs: number;
   logLevel: LogLevel;
+  /** Host names served besides the loopback ones when bound to loopback (DNS-rebinding defence). */
+  allowedHosts: string[];
+  /** Largest single imported record (NDJSON line, CSV row), MB. */
+  maxRecordMb: number;
+  /** Open event streams (SSE) at most, in all and per client address. */
+  maxEventStreams: number;
+  maxEventStreamsPerClient: number;
+  /** Time a client has to send a request's headers, ms. */
+  headersTimeoutMs: number;
+  /** A connection idle (nothing sent or received) this long is closed, ms; stalled uploads included. */
+  idleTimeoutMs: number;
 }
 
 export class ConfigError extends Error {
@@ -67,6 +78,12 @@ export const FLAGS: Record<string, FlagSpec> = {
   'result-ttl': { env: 'OFFLOAD_RESULT_TTL', type: 'string', default: '24h', help: 'how long finished export files are kept (e.g. 90m, 24h, 7d)' },
   durability: { env: 'OFFLOAD_DURABILITY', type: 'string', default: 'normal', help: 'normal (survives a process crash) or full (also a power loss)' },
   'retry-base-ms': { env: 'OFFLOAD_RETRY_BASE_MS', type: 'string', default: '1000', help: 'first retry delay, ms (doubles each attempt, with jitter)' },
+  'allowed-host': { env: 'OFFLOAD_ALLOWED_HOSTS', type: 'string', multiple: true, help: 'a host name served besides localhost, 127.0.0.1 and [::1] when bound to loopback (repeatable; env: comma-separated)' },
+  'max-record-mb': { env: 'OFFLOAD_MAX_RECORD_MB', type: 'string', default: '16', help: 'largest single imported record (NDJSON line, CSV row), MB' },
+  'max-event-streams': { env: 'OFFLOAD_MAX_EVENT_STREAMS', type: 'string', default: '1000', help: 'open event streams (SSE) at most, in all' },
+  'max-event-streams-per-client': { env: 'OFFLOAD_MAX_EVENT_STREAMS_PER_CLIENT', type: 'string', default: '32', help: 'open event streams (SSE) at most per client address' },
+  'headers-timeout-ms': { env: 'OFFLOAD_HEADERS_TIMEOUT_MS', type: 'string', default: '15000', help: 'time a client has to send the request headers, ms' },
+  'idle-timeout-ms': { env: 'OFFLOAD_IDLE_TIMEOUT_MS', type: 'string', default: '30000', help: 'a connection idle this long (a stalled upload too) is closed, ms' },
   'log-level': { env: 'OFFLOAD_LOG_LEVEL', type: 'string', default: 'info', help: 'fatal, error, warn, info, debug, trace or silent' },
 };
 
@@ -114,6 +131,14 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
     if (!match) throw new ConfigError(`--job must look like KIND=path/to/module.js, got "${spec}"`);
     return { kind: match[1]!, file: match[2]! };
   });
+  const hostSpecs = (values['allowed-host'] as string[] | undefined) ?? (env.OFFLOAD_ALLOWED_HOSTS ? env.OFFLOAD_ALLOWED_HOSTS.split(',') : []);
+  const allowedHosts = hostSpecs.map((name) => {
+    const trimmed = name.trim().toLowerCase();
+    if (!/^(\[[0-9a-f:.]+\]|[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*)$/.test(trimmed)) {
+      throw new ConfigError(`--allowed-host must be a host name without port or scheme (e.g. offload.internal), got "${name}"`);
+    }
+    return trimmed;
+  });
 
   const config: Config = {
     port: integer('port', 0, 65535),
@@ -136,6 +161,12 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
     durability,
     retryBaseMs: integer('retry-base-ms', 1),
     logLevel: logLevel as LogLevel,
+    allowedHosts,
+    maxRecordMb: integer('max-record-mb', 1, 1024),
+    maxEventStreams: integer('max-event-streams', 1, 1_000_000),
+    maxEventStreamsPerClient: integer('max-event-streams-per-client', 1, 1_000_000),
+    headersTimeoutMs: integer('headers-timeout-ms', 100, 3_600_000),
+    idleTimeoutMs: integer('idle-timeout-ms', 100, 24 * 3_600_000),
   };
   if (config.defaultTimeoutMs !== undefined && config.defaultTimeoutMs > config.maxTimeoutMs) {
     throw new ConfigError(

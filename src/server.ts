@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { isLoopback, type Config } from './config.js';
 import { createEngine, type Engine, type EngineOptions } from './engine/engine.js';
 import { createApp } from './http/app.js';
+import { createLimitedServer } from './http/connection-limits.js';
 import { startRetentionSweeper } from './exports/retention.js';
 
 export interface RunningServer {
@@ -44,6 +45,11 @@ export async function startServer(
     jsonLimitBytes: config.maxBodyKb * 1024,
     maxUploadBytes: config.maxUploadMb * 1024 * 1024,
     resultTtlMs: config.resultTtlMs,
+    maxRecordBytes: config.maxRecordMb * 1024 * 1024,
+    // Bound to loopback, a browser page elsewhere could still reach the server through DNS rebinding.
+    allowedHosts: isLoopback(config.host) ? [...config.allowedHosts, ...(config.host.includes(':') ? [] : [config.host])] : undefined,
+    maxEventStreams: config.maxEventStreams,
+    maxEventStreamsPerClient: config.maxEventStreamsPerClient,
   });
   await engine.start();
   const retention = startRetentionSweeper({ engine, resultTtlMs: config.resultTtlMs, logger });
@@ -51,7 +57,8 @@ export async function startServer(
   if (!isLoopback(config.host) && !config.token) {
     logger.warn({ host: config.host }, 'listening on a non-loopback address without a token (--allow-insecure-bind): anyone who can reach it can run jobs');
   }
-  const server = app.listen(config.port, config.host);
+  const server = createLimitedServer(app.callback(), { headersTimeoutMs: config.headersTimeoutMs, idleTimeoutMs: config.idleTimeoutMs });
+  server.listen(config.port, config.host);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);

@@ -13,12 +13,12 @@ import ExcelJS from 'exceljs';
 import { parquetMetadata } from 'hyparquet';
 import exportDataset from '../workers/export.js';
 import { createDatasetFile, type CellValue, type DatasetColumn } from '../workers/datasets/dataset-file.js';
-import { EXPORT_FORMATS, type ExportFormatName } from '../workers/formats/registry.js';
+import { EXPORT_FORMAT_NAMES, type ExportFormatName } from '../src/contracts/export-contract.js';
 import { createXlsxWriter } from '../workers/formats/xlsx.js';
 import { createDownloadName } from '../workers/exports/download-name.js';
 import { createDataDir, createJobContext } from './format-fixtures.js';
 
-const FORMATS = Object.keys(EXPORT_FORMATS) as ExportFormatName[];
+const FORMATS: readonly ExportFormatName[] = EXPORT_FORMAT_NAMES;
 
 const COLUMNS: DatasetColumn[] = [
   { name: 'id', type: 'integer' },

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import importDataset, { type ImportResult } from '../workers/import.js';
+import importDataset from '../workers/import.js';
+import type { ImportResult } from '../src/contracts/import-contract.js';
 import { openDatasetForReading, type CellValue } from '../workers/datasets/dataset-file.js';
 import { makeUniqueColumnNames } from '../workers/uploads/column-names.js';
 import { createDataDir, createJobContext, writeUpload, type RecordingContext } from './format-fixtures.js';
@@ -19,9 +20,9 @@ interface Imported {
 
 async function runImport(dataDir: string, contentType: 'csv' | 'ndjson', content: string | Buffer): Promise<Imported> {
   const datasetId = randomUUID();
-  const sourcePath = await writeUpload(dataDir, `${datasetId}.${contentType}`, content);
+  await writeUpload(dataDir, datasetId, content);
   const ctx = createJobContext(dataDir);
-  const result = await importDataset({ dataset_id: datasetId, source_path: sourcePath, content_type: contentType }, ctx);
+  const result = await importDataset({ dataset_id: datasetId, content_type: contentType }, ctx);
   const dataset = openDatasetForReading(dataDir, datasetId);
   try {
     return { datasetId, result, rows: [...dataset.iterateRows(result.columns.map((_column, i) => i))], ctx };
@@ -37,9 +38,9 @@ async function assertImportFails(
   message: RegExp,
 ): Promise<void> {
   const datasetId = randomUUID();
-  const sourcePath = await writeUpload(dataDir, `${datasetId}.${contentType}`, content);
+  await writeUpload(dataDir, datasetId, content);
   await assert.rejects(
-    importDataset({ dataset_id: datasetId, source_path: sourcePath, content_type: contentType }, createJobContext(dataDir)),
+    importDataset({ dataset_id: datasetId, content_type: contentType }, createJobContext(dataDir)),
     (err: Error & { code?: string }) => {
       assert.equal(err.code, 'invalid_payload', err.message);
       assert.match(err.message, message);
@@ -188,7 +189,7 @@ test('progress is reported in bytes over both passes and ends at the total', asy
 test('an aborted import throws and leaves no dataset file behind', async (t) => {
   const dataDir = await createDataDir(t);
   const datasetId = randomUUID();
-  const sourcePath = await writeUpload(dataDir, 'big.csv', `a,b\n${'1,hello\n'.repeat(400_000)}`);
+  await writeUpload(dataDir, datasetId, `a,b\n${'1,hello\n'.repeat(400_000)}`);
   for (const abortAfterCalls of [1, 6]) { // during the first pass, then during the second
     const ctx = createJobContext(dataDir);
     const progress = ctx.progress;
@@ -197,7 +198,7 @@ test('an aborted import throws and leaves no dataset file behind', async (t) => 
       if (ctx.progressCalls.length === abortAfterCalls) ctx.controller.abort('cancelled');
     };
     await assert.rejects(
-      importDataset({ dataset_id: datasetId, source_path: sourcePath, content_type: 'csv' }, ctx),
+      importDataset({ dataset_id: datasetId, content_type: 'csv' }, ctx),
       { name: 'AbortError' },
     );
     assert.deepEqual(await readdir(path.join(dataDir, 'datasets')).catch(() => []), []);
@@ -206,11 +207,11 @@ test('an aborted import throws and leaves no dataset file behind', async (t) => 
 
 test('payloads are validated before any file is touched', async (t) => {
   const dataDir = await createDataDir(t);
-  const good = { dataset_id: randomUUID(), source_path: '/nonexistent/file.csv', content_type: 'csv' };
+  const good = { dataset_id: randomUUID(), content_type: 'csv' };
   const cases: [unknown, RegExp][] = [
     [null, /payload must be an object/],
     [{ ...good, dataset_id: '../../etc/passwd' }, /dataset_id must be a UUID/],
-    [{ ...good, source_path: 'relative.csv' }, /source_path must be an absolute path/],
+    [{ ...good, max_record_bytes: 0 }, /max_record_bytes must be a positive integer/],
     [{ ...good, content_type: 'xml' }, /content_type must be one of csv, ndjson/],
     [good, /the uploaded file is missing/],
   ];
@@ -222,11 +223,11 @@ test('payloads are validated before any file is touched', async (t) => {
 test('a retried import replaces the temporary file of a killed attempt', async (t) => {
   const dataDir = await createDataDir(t);
   const datasetId = randomUUID();
-  const sourcePath = await writeUpload(dataDir, 'retry.csv', 'a\n1\n');
+  await writeUpload(dataDir, datasetId, 'a\n1\n');
   await mkdir(path.join(dataDir, 'datasets'), { recursive: true });
   await writeFile(path.join(dataDir, 'datasets', `${datasetId}.sqlite.import-1.tmp`), 'half written');
   const result = await importDataset(
-    { dataset_id: datasetId, source_path: sourcePath, content_type: 'csv' },
+    { dataset_id: datasetId, content_type: 'csv' },
     createJobContext(dataDir, { attempt: 2 }),
   );
   assert.equal(result.rows, 1);

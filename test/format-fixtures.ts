@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { uploadPath } from '../src/contracts/data-layout.js';
 import type { JobContext } from '../src/engine/job.js';
 import type { CellValue, DatasetColumn } from '../workers/datasets/dataset-file.js';
 
@@ -33,8 +34,9 @@ export async function createDataDir(t: { after(fn: () => Promise<void>): void })
   return dir;
 }
 
-export async function writeUpload(dataDir: string, name: string, content: string | Buffer): Promise<string> {
-  const file = path.join(dataDir, 'uploads', name);
+/** Writes the upload of dataset `datasetId` where the import job reads it. */
+export async function writeUpload(dataDir: string, datasetId: string, content: string | Buffer): Promise<string> {
+  const file = uploadPath(dataDir, datasetId);
   await mkdir(path.dirname(file), { recursive: true });
   await writeFile(file, content);
   return file;

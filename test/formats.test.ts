@@ -10,10 +10,10 @@ import { parse as parseCsv } from 'csv-parse/sync';
 import ExcelJS from 'exceljs';
 import { parquetMetadata, parquetRead } from 'hyparquet';
 import importDataset from '../workers/import.js';
-import exportDataset, { type ExportResult } from '../workers/export.js';
+import exportDataset from '../workers/export.js';
+import type { ExportFormatName, ExportResult } from '../src/contracts/export-contract.js';
 import { openDatasetForReading, type CellValue, type DatasetColumn } from '../workers/datasets/dataset-file.js';
 import { unescapeXlsxText } from '../workers/formats/xlsx.js';
-import type { ExportFormatName } from '../workers/formats/registry.js';
 import {
   createDataDir,
   createJobContext,
@@ -141,9 +141,9 @@ const FORMATS = Object.keys(READERS) as ExportFormatName[];
 
 async function importUpload(dataDir: string, contentType: 'csv' | 'ndjson', content: string): Promise<string> {
   const datasetId = randomUUID();
-  const sourcePath = await writeUpload(dataDir, `${datasetId}.${contentType}`, content);
+  await writeUpload(dataDir, datasetId, content);
   const ctx = createJobContext(dataDir);
-  const result = await importDataset({ dataset_id: datasetId, source_path: sourcePath, content_type: contentType }, ctx);
+  const result = await importDataset({ dataset_id: datasetId, content_type: contentType }, ctx);
   assert.deepEqual(result, { rows: ROWS.length, columns: NASTY_COLUMNS });
   const last = ctx.progressCalls.at(-1)!;
   assert.equal(last.done, last.total, 'progress ends at 100 %');
@@ -237,8 +237,9 @@ test('a CSV export imports back into the same dataset, nulls and empty strings i
   const datasetId = await importUpload(dataDir, 'csv', toNastyCsv(ROWS));
   const exported = await exportDataset({ dataset_id: datasetId, format: 'csv' }, createJobContext(dataDir));
   const again = randomUUID();
+  await writeUpload(dataDir, again, await readFile(path.join(dataDir, exported.file)));
   const result = await importDataset(
-    { dataset_id: again, source_path: path.join(dataDir, exported.file), content_type: 'csv' },
+    { dataset_id: again, content_type: 'csv' },
     createJobContext(dataDir),
   );
   assert.deepEqual(result.columns, NASTY_COLUMNS);

@@ -15,8 +15,9 @@ import { request, startTestServer, type TestResponse, type TestServer } from './
 // Codes of the registry that no route answers with yet: the dataset and export routes will. Take a code out of
 // this set once a described route answers with it.
 const NOT_YET_ROUTED: ReadonlySet<string> = new Set([]);
-// Answered by the router for a method a path does not have: there is no operation to hang it on.
-const ROUTER_LEVEL: ReadonlySet<string> = new Set(['method_not_allowed']);
+// Answered before any route (a method a path does not have, a Host not allowed, malformed or slow HTTP): there is
+// no operation to hang them on; the document's description names them.
+const ROUTER_LEVEL: ReadonlySet<string> = new Set(['method_not_allowed', 'host_not_allowed', 'headers_too_large', 'request_timeout']);
 
 const silent = pino({ level: 'silent' });
 type Doc = {

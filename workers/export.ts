@@ -8,47 +8,31 @@ import path from 'node:path';
 import type { JobContext } from '../src/engine/job.js';
 import { createAbortError, createTaskError } from './job-error.js';
 import { isDatasetId, openDatasetForReading, type CellValue, type DatasetReader } from './datasets/dataset-file.js';
-import { EXPORT_FORMATS, isExportFormatName, type ExportFormatName } from './formats/registry.js';
+import { FORMAT_WRITERS } from './formats/registry.js';
+import { containedPath, DATA_DIRS, exportPath } from '../src/contracts/data-layout.js';
+import {
+  EXPORT_COMPRESSIONS,
+  EXPORT_FORMAT_NAMES,
+  EXPORT_FORMATS,
+  exportExtension,
+  isExportFormatName,
+  type ExportCompression,
+  type ExportPayload,
+  type ExportResult,
+} from '../src/contracts/export-contract.js';
 import { createArtifactFile } from './exports/artifact-file.js';
 import { createDownloadName } from './exports/download-name.js';
 
-export const EXPORT_COMPRESSIONS = ['none', 'gzip'] as const;
-export type ExportCompression = (typeof EXPORT_COMPRESSIONS)[number];
-
-export interface ExportPayload {
-  dataset_id: string;
-  format: ExportFormatName;
-  /** Which columns, in which order; all of them in dataset order when absent. */
-  columns?: string[];
-  compression?: ExportCompression;
-  /** The download name without extension, usually the dataset's name; the dataset id when absent. */
-  filename_base?: string;
-}
-
-export interface ExportResult {
-  /** Relative to the data directory, with `/` separators: `exports/<jobId>.<ext>[.gz]`. */
-  file: string;
-  bytes: number;
-  rows: number;
-  /** Of the file as stored (the compressed bytes when gzip), hex. */
-  sha256: string;
-  /** Of the file as stored: `application/gzip` when gzip. */
-  content_type: string;
-  /** Sanitised download name with extension(s), e.g. `sales.csv.gz`. */
-  filename: string;
-}
-
 const BATCH_ROWS = 1000;
-const JOB_ID = /^[A-Za-z0-9_-]{1,128}$/;
 
 export default async function exportDataset(payload: unknown, ctx: JobContext): Promise<ExportResult> {
   const request = parseExportPayload(payload);
-  if (!JOB_ID.test(ctx.jobId)) throw new Error(`the job id ${JSON.stringify(ctx.jobId)} cannot name a file`);
-  const format = EXPORT_FORMATS[request.format];
+  const format = FORMAT_WRITERS[request.format];
   const gzip = request.compression === 'gzip';
-  const extension = gzip ? `${format.extension}.gz` : format.extension;
-  const exportsDir = path.join(ctx.dataDir, 'exports');
-  const fileName = `${ctx.jobId}.${extension}`;
+  const extension = exportExtension(request.format, request.compression);
+  const finalPath = containedPath(ctx.dataDir, exportPath(ctx.dataDir, ctx.jobId, extension));
+  const exportsDir = path.dirname(finalPath);
+  const fileName = path.basename(finalPath);
 
   const dataset = openDatasetForReading(ctx.dataDir, request.dataset_id);
   try {
@@ -59,7 +43,7 @@ export default async function exportDataset(payload: unknown, ctx: JobContext): 
 
     await removeTempFilesOfJob(exportsDir, ctx.jobId);
     const artifact = await createArtifactFile(
-      path.join(exportsDir, fileName),
+      finalPath,
       path.join(exportsDir, `${fileName}.attempt-${ctx.attempt}.tmp`),
       { gzip },
     );
@@ -82,11 +66,11 @@ export default async function exportDataset(payload: unknown, ctx: JobContext): 
       await writer.end();
       const { bytes, sha256 } = await artifact.complete();
       return {
-        file: `exports/${fileName}`,
+        file: `${DATA_DIRS.exports}/${fileName}`,
         bytes,
         rows,
         sha256,
-        content_type: gzip ? 'application/gzip' : format.contentType,
+        content_type: gzip ? 'application/gzip' : EXPORT_FORMATS[request.format].contentType,
         filename: createDownloadName(request.filename_base, request.dataset_id, extension),
       };
     } catch (err) {
@@ -106,7 +90,7 @@ export function parseExportPayload(payload: unknown): ExportPayload {
   if (!isExportFormatName(format)) {
     throw createTaskError(
       'unsupported_format',
-      `format ${JSON.stringify(format)} is not supported; use one of ${Object.keys(EXPORT_FORMATS).join(', ')}`,
+      `format ${JSON.stringify(format)} is not supported; use one of ${EXPORT_FORMAT_NAMES.join(', ')}`,
     );
   }
   if (columns !== undefined) {

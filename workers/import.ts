@@ -4,16 +4,22 @@
 // writes the rows. A column's type depends on all of its values, and reading the file again costs less than
 // holding the upload in memory or rewriting the dataset afterwards. Progress counts the bytes of both passes.
 import { stat } from 'node:fs/promises';
-import path from 'node:path';
 import type { JobContext } from '../src/engine/job.js';
+import { containedPath, isUuid, uploadPath } from '../src/contracts/data-layout.js';
+import {
+  DEFAULT_MAX_RECORD_BYTES,
+  IMPORT_CONTENT_TYPES,
+  type DatasetColumn,
+  type ImportContentType,
+  type ImportPayload,
+  type ImportResult,
+} from '../src/contracts/import-contract.js';
 import { createAbortError, createTaskError } from './job-error.js';
 import {
   createDatasetFile,
-  isDatasetId,
   MAX_COLUMNS,
   removeStaleDatasetTempFiles,
   type CellValue,
-  type DatasetColumn,
   type DatasetFileWriter,
 } from './datasets/dataset-file.js';
 import { readCsvUpload, type CsvField } from './uploads/csv-upload.js';
@@ -30,29 +36,15 @@ import {
   type InferredType,
 } from './uploads/type-inference.js';
 
-export const IMPORT_CONTENT_TYPES = ['csv', 'ndjson'] as const;
-export type ImportContentType = (typeof IMPORT_CONTENT_TYPES)[number];
-
-export interface ImportPayload {
-  dataset_id: string;
-  /** Absolute path of the uploaded file; the import reads it and leaves it in place (a retry reads it again). */
-  source_path: string;
-  content_type: ImportContentType;
-}
-
-export interface ImportResult {
-  rows: number;
-  columns: DatasetColumn[];
-}
-
 export default async function importDataset(payload: unknown, ctx: JobContext): Promise<ImportResult> {
-  const { dataset_id: datasetId, source_path: sourcePath, content_type: contentType } = parseImportPayload(payload);
+  const { dataset_id: datasetId, content_type: contentType, max_record_bytes: maxRecordBytes } = parseImportPayload(payload);
+  const sourcePath = containedPath(ctx.dataDir, uploadPath(ctx.dataDir, datasetId));
 
   let size: number;
   try {
     size = (await stat(sourcePath)).size;
   } catch (err) {
-    throw createTaskError('invalid_payload', 'the uploaded file is missing', { cause: err });
+    throw createTaskError('invalid_payload', 'the uploaded file is missing (an earlier attempt finished, or it was removed)', { cause: err });
   }
   if (size === 0) throw createTaskError('invalid_payload', 'the upload is empty');
 
@@ -60,6 +52,7 @@ export default async function importDataset(payload: unknown, ctx: JobContext): 
   const totalBytes = 2 * size;
   const passOptions = (pass: 0 | 1): UploadReadOptions => ({
     signal: ctx.signal,
+    maxRecordBytes,
     onBytesRead: (bytes) => ctx.progress(pass * size + bytes, totalBytes),
   });
   const openWriter = (columns: DatasetColumn[]): DatasetFileWriter =>
@@ -78,17 +71,17 @@ export default async function importDataset(payload: unknown, ctx: JobContext): 
   }
 }
 
-export function parseImportPayload(payload: unknown): ImportPayload {
+export function parseImportPayload(payload: unknown): Required<ImportPayload> {
   if (payload === null || typeof payload !== 'object') throw createTaskError('invalid_payload', 'the payload must be an object');
-  const { dataset_id, source_path, content_type } = payload as Record<string, unknown>;
-  if (!isDatasetId(dataset_id)) throw createTaskError('invalid_payload', 'dataset_id must be a UUID');
-  if (typeof source_path !== 'string' || !path.isAbsolute(source_path)) {
-    throw createTaskError('invalid_payload', 'source_path must be an absolute path');
-  }
+  const { dataset_id, content_type, max_record_bytes = DEFAULT_MAX_RECORD_BYTES } = payload as Record<string, unknown>;
+  if (!isUuid(dataset_id)) throw createTaskError('invalid_payload', 'dataset_id must be a UUID');
   if (!IMPORT_CONTENT_TYPES.includes(content_type as ImportContentType)) {
     throw createTaskError('invalid_payload', `content_type must be one of ${IMPORT_CONTENT_TYPES.join(', ')}`);
   }
-  return { dataset_id, source_path, content_type: content_type as ImportContentType };
+  if (!Number.isSafeInteger(max_record_bytes) || (max_record_bytes as number) < 1) {
+    throw createTaskError('invalid_payload', 'max_record_bytes must be a positive integer');
+  }
+  return { dataset_id, content_type: content_type as ImportContentType, max_record_bytes: max_record_bytes as number };
 }
 
 type OpenWriter = (columns: DatasetColumn[]) => DatasetFileWriter;

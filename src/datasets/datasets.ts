@@ -1,21 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Engine } from '../engine/engine.js';
 import { isTerminal, type Job, type JobError } from '../engine/job.js';
 import { openDatabase } from '../db/open-database.js';
+import { containedPath, DATA_DIRS, dataSubdir, datasetPath, isUuid, jobsDatabasePath, uploadPath } from '../contracts/data-layout.js';
+import type { DatasetColumn, ImportContentType, ImportPayload, ImportResult } from '../contracts/import-contract.js';
 import { DatasetCatalog, type DatasetRecord } from './dataset-catalog.js';
 import { receiveUpload } from './receive-upload.js';
 
 export type DatasetStatus = 'importing' | 'ready' | 'failed';
-export type UploadFormat = 'csv' | 'ndjson';
+export type UploadFormat = ImportContentType;
 
-export interface DatasetColumn {
-  name: string;
-  type: string;
-}
 
 /** A dataset as the API shows it; status, rows and columns are read from its import job. */
 export interface DatasetView {
@@ -41,37 +38,38 @@ export class Datasets {
   readonly #catalog: DatasetCatalog;
   readonly #close: () => void;
 
-  constructor(engine: Engine) {
+  readonly #maxRecordBytes: number | undefined;
+
+  /** `maxRecordBytes`: the largest single record an import accepts (the import's own default when undefined). */
+  constructor(engine: Engine, { maxRecordBytes }: { maxRecordBytes?: number } = {}) {
     this.#engine = engine;
     this.#dataDir = engine.dataDir;
+    this.#maxRecordBytes = maxRecordBytes;
     // Its own connection to jobs.db (already migrated by the engine); same thread, so writes never contend.
-    const db = openDatabase(join(this.#dataDir, 'jobs.db'), { durability: engine.config.durability });
+    const db = openDatabase(jobsDatabasePath(this.#dataDir), { durability: engine.config.durability });
     this.#catalog = new DatasetCatalog(db);
     this.#close = () => db.close();
-    mkdirSync(this.uploadsDir, { recursive: true });
+    mkdirSync(dataSubdir(this.#dataDir, DATA_DIRS.uploads), { recursive: true });
     engine.on('change', this.#onJobChange);
     engine.once('closed', () => this.close());
-  }
-
-  get uploadsDir(): string {
-    return join(this.#dataDir, 'uploads');
-  }
-
-  datasetFile(id: string): string {
-    return join(this.#dataDir, 'datasets', `${id}.sqlite`);
   }
 
   /** Streams the upload to disk, then enqueues its import. The catalog row is written after the job's commit. */
   async create({ name, format, body, limitBytes }: { name: string; format: UploadFormat; body: Readable; limitBytes: number }): Promise<DatasetView> {
     const id = randomUUID();
-    const sourcePath = join(this.uploadsDir, `${id}.upload`);
+    const sourcePath = containedPath(this.#dataDir, uploadPath(this.#dataDir, id));
     const bytes = await receiveUpload(body, sourcePath, limitBytes);
     if (bytes === 0) {
       await rm(sourcePath, { force: true });
       throw new EmptyUploadError('The upload is empty: send a CSV file with a header row, or NDJSON lines.');
     }
     try {
-      const job = await this.#engine.enqueue({ kind: 'import', payload: { dataset_id: id, source_path: sourcePath, content_type: format } });
+      const payload: ImportPayload = {
+        dataset_id: id,
+        content_type: format,
+        ...(this.#maxRecordBytes === undefined ? {} : { max_record_bytes: this.#maxRecordBytes }),
+      };
+      const job = await this.#engine.enqueue({ kind: 'import', payload });
       const record = { id, name, jobId: job.id, createdAt: job.createdAt };
       this.#catalog.create(record);
       return toView({ ...record, seq: 0 }, job);
@@ -98,7 +96,7 @@ export class Datasets {
     if (!this.#catalog.get(id)) return 'not_found';
     if ((await this.#engine.countActiveForDataset(id)) > 0) return 'in_use';
     this.#catalog.remove(id);
-    await rm(this.datasetFile(id), { force: true });
+    await rm(containedPath(this.#dataDir, datasetPath(this.#dataDir, id)), { force: true });
     return 'deleted';
   }
 
@@ -109,8 +107,14 @@ export class Datasets {
 
   readonly #onJobChange = (job: Job): void => {
     if (job.kind !== 'import' || !isTerminal(job.status)) return;
-    const sourcePath = (job.payload as { source_path?: unknown }).source_path;
-    if (typeof sourcePath === 'string' && sourcePath.startsWith(this.uploadsDir)) void rm(sourcePath, { force: true });
+    // The path is derived from the id alone, so no payload can point this removal anywhere else.
+    const datasetId = (job.payload as { dataset_id?: unknown } | null)?.dataset_id;
+    if (!isUuid(datasetId)) return;
+    try {
+      void rm(containedPath(this.#dataDir, uploadPath(this.#dataDir, datasetId)), { force: true }).catch(() => {});
+    } catch (err) {
+      this.#engine.logger.warn({ err, dataset_id: datasetId }, 'upload not removed');
+    }
   };
 }
 
@@ -119,7 +123,7 @@ export class EmptyUploadError extends Error {
 }
 
 function toView(record: DatasetRecord, job: Job | undefined): DatasetView {
-  const result = job?.status === 'succeeded' ? (job.result as { rows: number; columns: DatasetColumn[] }) : undefined;
+  const result = job?.status === 'succeeded' ? (job.result as ImportResult) : undefined;
   const status: DatasetStatus = !job || job.status === 'failed' || job.status === 'cancelled' ? 'failed' : result ? 'ready' : 'importing';
   return {
     id: record.id,

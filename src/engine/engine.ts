@@ -117,6 +117,8 @@ export class Engine extends EventEmitter<EngineEvents> {
   readonly #logger: Logger;
   readonly #store: JobStore;
   readonly #kinds = new Map<string, string>();
+  /** Kinds only the host application enqueues (its own routes build their payloads); see register(). */
+  readonly #internalKinds = new Set<string>();
   #pool: WorkerPool | undefined;
   #dispatcher: Dispatcher | undefined;
   #leases: LeaseKeeper | undefined;
@@ -164,26 +166,46 @@ export class Engine extends EventEmitter<EngineEvents> {
     }
     for (const [kind, distUrl] of Object.entries(BUILT_IN_KINDS)) {
       const url = workerModuleUrl(distUrl);
-      if (existsSync(fileURLToPath(url))) this.#kinds.set(kind, url.href);
+      if (existsSync(fileURLToPath(url))) {
+        this.#kinds.set(kind, url.href);
+        this.#internalKinds.add(kind);
+      }
     }
   }
 
-  /** Registers a worker module (file path or URL) whose default export runs jobs of `kind`. */
-  register(kind: string, module: string | URL): this {
+  /**
+   * Registers a worker module (file path or URL) whose default export runs jobs of `kind`. An `internal` kind is
+   * enqueued only by the host application's own code, never on a client's behalf through a generic jobs API
+   * (`isPublicKind` says which is which).
+   */
+  register(kind: string, module: string | URL, { internal = false }: { internal?: boolean } = {}): this {
     if (!/^[a-z0-9][a-z0-9_.-]{0,63}$/i.test(kind)) {
       throw new EngineError('invalid_option', `job kind "${kind}" must be 1-64 letters, digits, '.', '_' or '-'`);
+    }
+    if (!internal && this.#internalKinds.has(kind)) {
+      throw new EngineError('invalid_option', `job kind "${kind}" is built in and cannot be registered again`);
     }
     const url = module instanceof URL ? module : /^[a-z]+:/i.test(module) ? new URL(module) : pathToFileURL(resolve(module));
     if (url.protocol === 'file:' && !existsSync(fileURLToPath(url))) {
       throw new EngineError('invalid_option', `worker module for kind "${kind}" not found: ${fileURLToPath(url)}`);
     }
     this.#kinds.set(kind, url.href);
+    if (internal) this.#internalKinds.add(kind);
     this.#dispatcher?.wake();
     return this;
   }
 
   get kinds(): string[] {
     return [...this.#kinds.keys()];
+  }
+
+  /** Registered and not internal: a kind a client may name. */
+  isPublicKind(kind: string): boolean {
+    return this.#kinds.has(kind) && !this.#internalKinds.has(kind);
+  }
+
+  get publicKinds(): string[] {
+    return this.kinds.filter((kind) => !this.#internalKinds.has(kind));
   }
 
   get logger(): Logger {

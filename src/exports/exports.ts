@@ -1,28 +1,19 @@
 import { stat, rm } from 'node:fs/promises';
-import { join, resolve, sep } from 'node:path';
 import type { CancelResult, Engine, SubmitResult } from '../engine/engine.js';
 import type { Job } from '../engine/job.js';
 import type { Datasets } from '../datasets/datasets.js';
-import type { ExportResult } from '../../workers/export.js';
-import type { ExportFormatName } from '../../workers/formats/registry.js';
-
-// Listed here rather than imported from workers/formats/registry.ts, which would load every format library
-// (exceljs, hyparquet) into the main thread; `satisfies` keeps the two lists in step.
-export const EXPORT_FORMATS = ['csv', 'ndjson', 'json', 'xlsx', 'parquet'] as const satisfies readonly ExportFormatName[];
-export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+import { containedPath, exportPath } from '../contracts/data-layout.js';
+import { exportExtension, type ExportCompression, type ExportFormatName, type ExportPayload, type ExportResult } from '../contracts/export-contract.js';
 
 export interface CreateExportRequest {
   dataset_id: string;
-  format: ExportFormat;
+  format: ExportFormatName;
   columns?: string[];
-  compression?: 'none' | 'gzip';
+  compression?: ExportCompression;
   priority?: number;
   max_attempts?: number;
   timeout_ms?: number;
 }
-
-/** What workers/export.ts returns for a finished export. */
-export type ExportArtifact = ExportResult;
 
 export type CreateExportOutcome =
   | ({ ok: true } & SubmitResult)
@@ -33,7 +24,7 @@ export type DownloadOutcome =
   | { state: 'not_ready'; job: Job }
   | { state: 'failed'; job: Job }
   | { state: 'gone'; job: Job }
-  | { state: 'ready'; job: Job; artifact: ExportArtifact; path: string; size: number; mtime: Date };
+  | { state: 'ready'; job: Job; artifact: ExportResult; path: string; size: number; mtime: Date };
 
 export type RemoveExportOutcome = { state: 'not_found' } | { state: 'deleted' } | CancelResult;
 
@@ -61,15 +52,16 @@ export class Exports {
     if (unknown.length > 0) {
       return { ok: false, reason: 'unknown_column', message: `The dataset has no column ${unknown.map((n) => JSON.stringify(n)).join(', ')}.`, details: { unknown_columns: unknown } };
     }
+    const payload: ExportPayload = {
+      dataset_id: request.dataset_id,
+      format: request.format,
+      ...(request.columns ? { columns: request.columns } : {}),
+      compression: request.compression ?? 'none',
+      filename_base: dataset.name,
+    };
     const result = await this.#engine.submit({
       kind: 'export',
-      payload: {
-        dataset_id: request.dataset_id,
-        format: request.format,
-        ...(request.columns ? { columns: request.columns } : {}),
-        compression: request.compression ?? 'none',
-        filename_base: dataset.name,
-      },
+      payload,
       priority: request.priority,
       maxAttempts: request.max_attempts,
       timeoutMs: request.timeout_ms,
@@ -86,9 +78,9 @@ export class Exports {
   /** The job document's `result` for an export: where to download it, what it is, until when it is kept. */
   async describeResult(job: Job): Promise<Record<string, unknown> | null> {
     if (job.status !== 'succeeded' || !job.result) return null;
-    const artifact = job.result as ExportArtifact;
+    const artifact = job.result as ExportResult;
     const expiresAt = new Date((job.finishedAt ?? job.updatedAt) + this.resultTtlMs).toISOString();
-    const available = await this.#fileStat(artifact.file) !== undefined;
+    const available = (await this.#fileStat(job)) !== undefined;
     return {
       download_url: `/exports/${job.id}/download`,
       bytes: artifact.bytes,
@@ -106,10 +98,11 @@ export class Exports {
     if (!job) return { state: 'not_found' };
     if (job.status === 'pending' || job.status === 'running') return { state: 'not_ready', job };
     if (job.status !== 'succeeded') return { state: 'failed', job };
-    const artifact = job.result as ExportArtifact;
-    const stats = await this.#fileStat(artifact.file);
-    if (!stats) return { state: 'gone', job };
-    return { state: 'ready', job, artifact, path: this.#resolve(artifact.file)!, size: stats.size, mtime: stats.mtime };
+    const artifact = job.result as ExportResult;
+    const path = this.#fileOf(job);
+    const stats = await this.#fileStat(job);
+    if (!path || !stats) return { state: 'gone', job };
+    return { state: 'ready', job, artifact, path, size: stats.size, mtime: stats.mtime };
   }
 
   /** Cancels a pending or running export; deletes the file of a finished one (the job row stays, as history). */
@@ -117,25 +110,32 @@ export class Exports {
     const job = await this.get(id);
     if (!job) return { state: 'not_found' };
     if (job.status === 'pending' || job.status === 'running') return (await this.#engine.cancel(id))!;
-    const file = job.status === 'succeeded' ? this.#resolve((job.result as ExportArtifact).file) : undefined;
+    const file = job.status === 'succeeded' ? this.#fileOf(job) : undefined;
     if (file) await rm(file, { force: true });
     return { state: 'deleted' };
   }
 
-  async #fileStat(relative: string) {
-    const path = this.#resolve(relative);
+  async #fileStat(job: Job) {
+    const path = this.#fileOf(job);
     if (!path) return undefined;
     try {
-      return await stat(path);
+      const stats = await stat(path);
+      return stats.isFile() ? stats : undefined;
     } catch {
       return undefined;
     }
   }
 
-  /** Only files inside `<dataDir>/exports/` are ever served or deleted, whatever a result row says. */
-  #resolve(relative: string): string | undefined {
-    const exportsDir = join(this.#engine.dataDir, 'exports');
-    const path = resolve(this.#engine.dataDir, relative);
-    return path.startsWith(exportsDir + sep) ? path : undefined;
+  /**
+   * The export's file, derived from its job id and the payload the server built — never from a path stored in
+   * a row — and checked to resolve inside the data directory. Undefined when it cannot name a file there.
+   */
+  #fileOf(job: Job): string | undefined {
+    const { format, compression } = job.payload as Partial<ExportPayload>;
+    try {
+      return containedPath(this.#engine.dataDir, exportPath(this.#engine.dataDir, job.id, exportExtension(format!, compression)));
+    } catch {
+      return undefined;
+    }
   }
 }

@@ -1,13 +1,17 @@
 import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { DATA_DIRS, dataSubdir, datasetIdOfUpload, type DataDirName } from '../contracts/data-layout.js';
 import type { Logger } from 'pino';
 import type { Engine } from '../engine/engine.js';
 
 /** Which files of each directory may expire; an upload only once no job of its dataset is pending or running. */
-const SWEPT: Array<[string, (name: string, engine: Engine) => Promise<boolean>]> = [
-  ['exports', async () => true],
-  ['uploads', async (name, engine) => (await engine.countActiveForDataset(name.replace(/\.upload$/, ''))) === 0],
-  ['datasets', async (name) => name.endsWith('.tmp')],
+const SWEPT: Array<[DataDirName, (name: string, engine: Engine) => Promise<boolean>]> = [
+  [DATA_DIRS.exports, async () => true],
+  [DATA_DIRS.uploads, async (name, engine) => {
+    const datasetId = datasetIdOfUpload(name);
+    return datasetId === undefined || (await engine.countActiveForDataset(datasetId)) === 0;
+  }],
+  [DATA_DIRS.datasets, async (name) => name.endsWith('.tmp')],
 ];
 
 export interface RetentionOptions {
@@ -31,7 +35,7 @@ export function startRetentionSweeper({ engine, resultTtlMs, logger, intervalMs 
     let removed = 0;
     // Datasets are kept until deleted; only the temporary files of imports killed on their last attempt go.
     for (const [dir, isExpirable] of SWEPT) {
-      const path = join(engine.dataDir, dir);
+      const path = dataSubdir(engine.dataDir, dir);
       let names: string[];
       try {
         names = await readdir(path);

@@ -11,6 +11,8 @@ import { createExportRoutes, exportRouteDocs } from './export-routes.js';
 import { VERSION } from '../version.js';
 import { requireToken } from './auth.js';
 import { handleErrors } from './errors.js';
+import { allowOnlyHosts, refuseContentEncoding, refuseUnknownMethods, setSecurityHeaders } from './guards.js';
+import { EventStreamLimiter } from './sse.js';
 import { createHealthRoutes, healthRouteDocs } from './health-routes.js';
 import { createJobRoutes, jobRouteDocs } from './job-routes.js';
 import { requireJsonBody } from './json-body.js';
@@ -33,6 +35,16 @@ export interface AppOptions {
   resultTtlMs?: number;
   /** The dataset catalog; by default one on the engine's data directory, closed with the engine. */
   datasets?: Datasets;
+  /** Largest single imported record (NDJSON line, CSV row), bytes. Default 16 MiB. */
+  maxRecordBytes?: number;
+  /**
+   * When set, only loopback host names and these are answered (DNS-rebinding defence for a server bound to
+   * loopback); undefined answers any `Host`.
+   */
+  allowedHosts?: readonly string[];
+  /** Open event streams at most, in all and per client address. Defaults 1000 and 32. */
+  maxEventStreams?: number;
+  maxEventStreamsPerClient?: number;
 }
 
 /** The HTTP face of the engine. Routes stay thin: validate, call the engine, shape the answer. */
@@ -44,7 +56,11 @@ export function createApp({
   metricsRegistry,
   maxUploadBytes = 1024 * 1024 * 1024,
   resultTtlMs = 24 * 3600 * 1000,
-  datasets = new Datasets(engine),
+  maxRecordBytes,
+  datasets = new Datasets(engine, { maxRecordBytes }),
+  allowedHosts,
+  maxEventStreams = 1000,
+  maxEventStreamsPerClient = 32,
 }: AppOptions): Koa {
   const app = new Koa();
   app.proxy = false;
@@ -52,6 +68,7 @@ export function createApp({
   app.silent = true;
   const jsonBody = requireJsonBody(jsonLimitBytes);
   const metrics = createMetrics(engine, metricsRegistry);
+  const eventStreams = new EventStreamLimiter(maxEventStreams, maxEventStreamsPerClient);
 
   // A route module adds its router and its OpenAPI descriptions here; test/openapi.test.ts checks they agree.
   const routeDocs: RouteDoc[] = [
@@ -60,16 +77,20 @@ export function createApp({
   const routers: Router[] = [
     createDashboardRoutes(),
     createHealthRoutes(engine),
-    createJobRoutes(engine, jsonBody),
+    createJobRoutes(engine, jsonBody, eventStreams),
     createDatasetRoutes(datasets, maxUploadBytes),
-    createExportRoutes(engine, new Exports(engine, datasets, resultTtlMs), jsonBody),
+    createExportRoutes(engine, new Exports(engine, datasets, resultTtlMs), jsonBody, eventStreams),
     createMetricsRoutes(metrics),
     createOpenApiRoutes(() => buildOpenApiDocument(routeDocs, { version: VERSION, auth: Boolean(token) })),
   ];
 
+  app.use(setSecurityHeaders());
   app.use(logRequests(logger));
   app.use(handleErrors(logger));
+  if (allowedHosts) app.use(allowOnlyHosts(allowedHosts));
+  app.use(refuseUnknownMethods());
   if (token) app.use(requireToken(token));
+  app.use(refuseContentEncoding());
   for (const router of routers) {
     app.use(router.routes());
     app.use(router.allowedMethods({ throw: true }));

@@ -10,16 +10,20 @@ export const ErrorCodes = Object.freeze({
   unauthorized: 401,
   not_found: 404,
   method_not_allowed: 405,
+  request_timeout: 408,
   conflict: 409,
   not_ready: 409,
   gone: 410,
   payload_too_large: 413,
   range_not_satisfiable: 416,
   unsupported_media_type: 415,
+  host_not_allowed: 421,
   unknown_kind: 422,
   dataset_not_found: 422,
   unknown_column: 422,
   queue_full: 429,
+  too_many_streams: 429,
+  headers_too_large: 431,
   internal_error: 500,
   shutting_down: 503,
   unavailable: 503,
@@ -34,17 +38,21 @@ export const ErrorDocs: Readonly<Record<ErrorCode, { description: string; retryA
   invalid_request: { description: 'malformed JSON, a schema violation or a malformed id; `details` names each field at fault' },
   unauthorized: { description: 'missing or wrong `Authorization: Bearer <token>`' },
   not_found: { description: 'no such resource' },
-  method_not_allowed: { description: 'the path exists but not with this method' },
+  method_not_allowed: { description: 'the path exists but not with this method, or the method is not one this server knows' },
+  request_timeout: { description: 'the request headers or body did not arrive in time; the connection is closed' },
   conflict: { description: 'the request contradicts the current state (e.g. cancelling a finished job)' },
   not_ready: { description: 'the resource exists but is not finished yet' },
   gone: { description: 'the resource existed but was deleted or expired' },
   range_not_satisfiable: { description: 'the Range header asks for bytes outside the file; `Content-Range` gives its size' },
   payload_too_large: { description: 'the request body is over the configured limit' },
-  unsupported_media_type: { description: 'the request body has a content type this route does not accept' },
+  unsupported_media_type: { description: 'the request body has a content type, charset or `Content-Encoding` this route does not accept' },
+  host_not_allowed: { description: 'bound to loopback, the server answers only loopback host names and those given with --allowed-host (DNS-rebinding defence)' },
   unknown_kind: { description: 'no worker module is registered for this job kind' },
   dataset_not_found: { description: 'the dataset named in the request does not exist' },
   unknown_column: { description: 'the export names a column the dataset does not have; `details.unknown_columns` lists them' },
   queue_full: { description: 'the queue holds the maximum number of pending jobs; retry later', retryAfter: true },
+  too_many_streams: { description: 'too many event streams are open (in all, or from this client address); close one or retry later', retryAfter: true },
+  headers_too_large: { description: 'the request headers are larger than the server accepts (16 KiB)' },
   internal_error: { description: 'the server failed; the log has the details' },
   shutting_down: { description: 'the server is shutting down and accepts no new work', retryAfter: true },
   unavailable: { description: 'the database is not writable or the worker pool is not up' },
@@ -99,11 +107,28 @@ export function toAppError(err: unknown): AppError {
   const type = (err as { type?: unknown })?.type;
   // Errors from koa-bodyparser (raw-body / co-body) and @koa/router carry a status and a type.
   if (status === 413 || type === 'entity.too.large') return new AppError('payload_too_large', 'The request body is larger than this server accepts.', { cause: err });
-  if (status === 415) return new AppError('unsupported_media_type', 'This content type is not supported here.', { cause: err });
-  if (status === 405) return new AppError('method_not_allowed', 'This method is not allowed on this path.', { cause: err });
+  if (status === 415) {
+    const what = type === 'charset.unsupported' ? 'charset' : type === 'encoding.unsupported' ? 'Content-Encoding' : 'content type';
+    return new AppError('unsupported_media_type', `This ${what} is not supported here.`, { cause: err });
+  }
+  // @koa/router answers 501 for a method it does not know at all (TRACE, PROPFIND, …): to a client, still a 405.
+  if (status === 405 || status === 501) return new AppError('method_not_allowed', 'This method is not allowed on this path.', { cause: err });
+  if (err instanceof URIError) return new AppError('invalid_request', 'The request path or query is not valid percent-encoded UTF-8.', { cause: err });
   if (status === 400) return new AppError('invalid_request', 'The request body is not valid JSON.', { cause: err });
   if (status === 404) return new AppError('not_found', 'No such resource.', { cause: err });
   return new AppError('internal_error', 'The server failed to handle the request.', { cause: err });
+}
+
+/**
+ * Koa would stringify an object body after every middleware has returned, where a failure (a value JSON cannot
+ * represent) becomes a plain-text 500 that no middleware sees. Done here, it fails inside the error handling.
+ */
+function serializeJsonBody(ctx: Context): void {
+  const body: unknown = ctx.body;
+  if (body === null || typeof body !== 'object' || Buffer.isBuffer(body) || typeof (body as { pipe?: unknown }).pipe === 'function') return;
+  const text = JSON.stringify(body);
+  ctx.body = text;
+  ctx.type = 'application/json; charset=utf-8';
 }
 
 /** The one place where errors become responses: `{ "error": { code, message, details } }`, never a stack. */
@@ -112,6 +137,7 @@ export function handleErrors(logger: Logger) {
     try {
       await next();
       if (ctx.status === 404 && ctx.body == null) throw new AppError('not_found', `No route for ${ctx.method} ${ctx.path}.`);
+      serializeJsonBody(ctx);
     } catch (err) {
       const appError = toAppError(err);
       if (appError.status >= 500 && appError.code === 'internal_error') {

@@ -17,11 +17,16 @@ import {
   ListExportsQuery,
   ResourceIdParams,
 } from './resource-schemas.js';
-import { streamJobEvents } from './sse.js';
+import { streamJobEvents, type EventStreamLimiter } from './sse.js';
 import { validate } from './validate.js';
 import type { requireJsonBody } from './json-body.js';
 
-export function createExportRoutes(engine: Engine, exports: Exports, jsonBody: ReturnType<typeof requireJsonBody>): Router {
+export function createExportRoutes(
+  engine: Engine,
+  exports: Exports,
+  jsonBody: ReturnType<typeof requireJsonBody>,
+  eventStreams: EventStreamLimiter,
+): Router {
   const router = new Router({ prefix: '/exports' });
 
   async function toExportDocument(job: Job) {
@@ -62,7 +67,7 @@ export function createExportRoutes(engine: Engine, exports: Exports, jsonBody: R
 
   router.get('/:id/events', async (ctx) => {
     // The SSE document is the plain job document: the file checks of describeResult are not worth a stat per event.
-    streamJobEvents(ctx, engine, await loadExport(ctx.params.id), toJobDocument);
+    streamJobEvents(ctx, engine, await loadExport(ctx.params.id), toJobDocument, eventStreams);
   });
 
   router.get('/:id/download', async (ctx) => {
@@ -131,6 +136,8 @@ export function createExportRoutes(engine: Engine, exports: Exports, jsonBody: R
 
 /** RFC 6266: an ASCII fallback plus the exact UTF-8 name. */
 function contentDisposition(filename: string): string {
+  // encodeURIComponent throws on a lone surrogate; such a name gets U+FFFD in its place.
+  filename = filename.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
   const ascii = filename.replace(/[^\x20-\x7e]/g, '_').replace(/["\\]/g, '_');
   return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(filename)}`;
 }
@@ -192,7 +199,7 @@ export const exportRouteDocs: RouteDoc[] = [
     responses: {
       200: { description: 'An event stream like GET /jobs/{id}/events; `data` is the job document.', contentType: 'text/event-stream' },
     },
-    errors: ['invalid_request', 'not_found'],
+    errors: ['invalid_request', 'not_found', 'too_many_streams'],
   },
   {
     method: 'get',

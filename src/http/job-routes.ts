@@ -7,10 +7,10 @@ import type { RouteDoc } from './openapi.js';
 import { CreateJobBody, JobAccepted, JobDocument, JobIdParams, JobList, ListJobsQuery } from './schemas.js';
 import { readIdempotency } from './idempotency.js';
 import { IdempotencyHeaders } from './resource-schemas.js';
-import { streamJobEvents } from './sse.js';
+import { streamJobEvents, type EventStreamLimiter } from './sse.js';
 import { validate } from './validate.js';
 
-export function createJobRoutes(engine: Engine, jsonBody: ReturnType<typeof requireJsonBody>): Router {
+export function createJobRoutes(engine: Engine, jsonBody: ReturnType<typeof requireJsonBody>, eventStreams: EventStreamLimiter): Router {
   const router = new Router({ prefix: '/jobs' });
 
   async function loadJob(id: unknown) {
@@ -22,6 +22,14 @@ export function createJobRoutes(engine: Engine, jsonBody: ReturnType<typeof requ
 
   router.post('/', jsonBody, async (ctx) => {
     const body = validate(CreateJobBody, ctx.request.body, 'body');
+    // The built-in kinds (import, export) are started only through their own routes, which build their payloads:
+    // through here a client could name server files in them.
+    if (!engine.isPublicKind(body.kind)) {
+      const known = engine.publicKinds;
+      throw new AppError('unknown_kind', `No job kind "${body.kind}" can be started here; ${known.length > 0 ? `registered kinds: ${known.join(', ')}` : 'no kinds are registered (offload serve --job KIND=FILE)'}.`, {
+        details: { kind: body.kind, kinds: known },
+      });
+    }
     const { job, created } = await engine.submit({
       kind: body.kind,
       payload: body.payload,
@@ -48,7 +56,7 @@ export function createJobRoutes(engine: Engine, jsonBody: ReturnType<typeof requ
   });
 
   router.get('/:id/events', async (ctx) => {
-    streamJobEvents(ctx, engine, await loadJob(ctx.params.id), toJobDocument);
+    streamJobEvents(ctx, engine, await loadJob(ctx.params.id), toJobDocument, eventStreams);
   });
 
   router.delete('/:id', async (ctx) => {
@@ -129,7 +137,7 @@ export const jobRouteDocs: RouteDoc[] = [
         contentType: 'text/event-stream',
       },
     },
-    errors: ['invalid_request', 'not_found'],
+    errors: ['invalid_request', 'not_found', 'too_many_streams'],
   },
   {
     method: 'delete',

@@ -91,7 +91,10 @@ export function buildOpenApiDocument(routes: readonly RouteDoc[], { version, aut
       description:
         'A job engine: jobs are stored in SQLite before the answer and run on worker threads. Every error answer is ' +
         '`{"error": {"code", "message", "details"}}` (ErrorResponse); each operation lists the codes it can answer ' +
-        'with. A method a path does not have is answered 405 `method_not_allowed`, an unknown path 404 `not_found`. ' +
+        'with. A method a path does not have is answered 405 `method_not_allowed`, an unknown path 404 `not_found`; ' +
+        'bound to loopback, a `Host` that is not a loopback or --allowed-host name gets 421 `host_not_allowed`; ' +
+        'malformed HTTP gets 400 `invalid_request`, headers over 16 KiB 431 `headers_too_large`, headers that ' +
+        'arrive too slowly 408 `request_timeout`. ' +
         'Every answer carries `X-Request-Id` (the request\'s own, if it sent a sane one).',
     },
     ...(auth ? { security: [{ bearerAuth: [] }] } : {}),

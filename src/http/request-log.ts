@@ -12,13 +12,21 @@ export function logRequests(logger: Logger) {
     const requestId = REQUEST_ID.test(offered) ? offered : randomUUID();
     ctx.state.requestId = requestId;
     ctx.set('X-Request-Id', requestId);
-    try {
-      await next();
-    } finally {
+    // Logged once the answer is really over, with the status that went out (a stream may still fail after the
+    // middleware returned) and whether the client left before the end.
+    ctx.res.once('close', () => {
       logger.info(
-        { request_id: requestId, method: ctx.method, path: ctx.path, status: ctx.status, duration_ms: Math.round((performance.now() - started) * 10) / 10 },
+        {
+          request_id: requestId,
+          method: ctx.method,
+          path: ctx.path,
+          status: ctx.res.statusCode,
+          duration_ms: Math.round((performance.now() - started) * 10) / 10,
+          ...(ctx.res.writableFinished ? {} : { aborted: true }),
+        },
         'request',
       );
-    }
+    });
+    await next();
   };
 }

@@ -1,7 +1,8 @@
 // Schemas of the dataset and export routes; shared with the OpenAPI document.
 import { z } from 'zod';
 import { JOB_STATUSES } from '../engine/job.js';
-import { EXPORT_FORMATS } from '../exports/exports.js';
+import { EXPORT_COMPRESSIONS, EXPORT_FORMAT_NAMES } from '../contracts/export-contract.js';
+import { COLUMN_TYPES } from '../contracts/import-contract.js';
 import { apiSchemas, JobDocument, JobErrorSchema, MAX_TIMEOUT_MS } from './schemas.js';
 
 export const ResourceIdParams = z.object({ id: z.uuid({ message: 'must be a UUID' }) });
@@ -19,7 +20,7 @@ export const ListExportsQuery = PageQuery.extend({
   status: z.enum(JOB_STATUSES as [string, ...string[]]).optional(),
 });
 
-export const DatasetColumnSchema = z.object({ name: z.string(), type: z.enum(['integer', 'real', 'text', 'boolean']) });
+export const DatasetColumnSchema = z.object({ name: z.string(), type: z.enum(COLUMN_TYPES) });
 
 export const DatasetDocument = z.object({
   id: z.uuid(),
@@ -36,14 +37,14 @@ export const DatasetList = z.object({ datasets: z.array(DatasetDocument), next_c
 
 export const CreateExportBody = z.strictObject({
   dataset_id: z.uuid({ message: 'must be a UUID' }),
-  format: z.enum(EXPORT_FORMATS, { message: `must be one of ${EXPORT_FORMATS.join(', ')}` }),
+  format: z.enum(EXPORT_FORMAT_NAMES, { message: `must be one of ${EXPORT_FORMAT_NAMES.join(', ')}` }),
   columns: z
     .array(z.string().min(1).max(1000))
     .min(1)
     .max(2000)
     .refine((names) => new Set(names).size === names.length, 'must not name a column twice')
     .optional(),
-  compression: z.enum(['none', 'gzip']).default('none'),
+  compression: z.enum(EXPORT_COMPRESSIONS).default('none'),
   priority: z.int().min(-1000).max(1000).optional(),
   max_attempts: z.int().min(1).max(100).optional(),
   timeout_ms: z.int().min(1).max(MAX_TIMEOUT_MS).optional(),

@@ -2,6 +2,45 @@ import { PassThrough } from 'node:stream';
 import type { Context } from 'koa';
 import type { Engine } from '../engine/engine.js';
 import { isTerminal, type Job } from '../engine/job.js';
+import { AppError } from './errors.js';
+
+/**
+ * Open event streams, in all and per client address. Each stream holds a socket, a watcher and a poll timer for
+ * as long as its job runs, so without a bound a client could open them until the process runs out of sockets.
+ */
+export class EventStreamLimiter {
+  readonly #perClient = new Map<string, number>();
+  #open = 0;
+
+  constructor(readonly maxTotal: number, readonly maxPerClient: number) {}
+
+  get open(): number {
+    return this.#open;
+  }
+
+  /** Takes a slot for `client`, or throws 429 too_many_streams; the returned function gives it back (once). */
+  acquire(client: string): () => void {
+    const mine = this.#perClient.get(client) ?? 0;
+    if (this.#open >= this.maxTotal || mine >= this.maxPerClient) {
+      const limit = this.#open >= this.maxTotal ? `${this.maxTotal} in all` : `${this.maxPerClient} per client`;
+      throw new AppError('too_many_streams', `Too many event streams are open (at most ${limit}); close one, or poll the job document instead.`, {
+        headers: { 'Retry-After': '5' },
+        details: { max_total: this.maxTotal, max_per_client: this.maxPerClient },
+      });
+    }
+    this.#open++;
+    this.#perClient.set(client, mine + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#open--;
+      const left = (this.#perClient.get(client) ?? 1) - 1;
+      if (left === 0) this.#perClient.delete(client);
+      else this.#perClient.set(client, left);
+    };
+  }
+}
 
 export interface JobEventsOptions {
   /** Catches changes made by other processes sharing the database. */
@@ -18,8 +57,10 @@ export function streamJobEvents(
   engine: Engine,
   first: Job,
   toDocument: (job: Job) => unknown,
+  limiter: EventStreamLimiter,
   { pollIntervalMs = 1000, keepAliveMs = 15_000 }: JobEventsOptions = {},
 ): void {
+  const release = limiter.acquire(ctx.req.socket.remoteAddress ?? 'unknown');
   ctx.req.socket.setTimeout(0);
   ctx.req.socket.setNoDelay(true);
   ctx.status = 200;
@@ -53,7 +94,9 @@ export function streamJobEvents(
     clearInterval(keepAlive);
     stream.end();
   }
-  ctx.req.once('close', () => {
+  // The slot is given back when the socket side is done, whichever ends first: the job, or the client.
+  ctx.res.once('close', () => {
+    release();
     if (!ended) stop();
   });
   send(first);

@@ -9,17 +9,15 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { Database as SqliteDatabase } from 'better-sqlite3';
 import { createTaskError } from '../job-error.js';
+import { containedPath, DATA_DIRS, dataSubdir, datasetPath, isUuid } from '../../src/contracts/data-layout.js';
+import { COLUMN_TYPES, type ColumnType, type DatasetColumn } from '../../src/contracts/import-contract.js';
 
-export const COLUMN_TYPES = ['integer', 'real', 'text', 'boolean'] as const;
-export type ColumnType = (typeof COLUMN_TYPES)[number];
+export type { ColumnType, DatasetColumn } from '../../src/contracts/import-contract.js';
+
 
 /** A value as the rest of offload sees it; `null` is allowed in every column type. */
 export type CellValue = string | number | boolean | null;
 
-export interface DatasetColumn {
-  name: string;
-  type: ColumnType;
-}
 
 /** SQLite's default SQLITE_MAX_COLUMN is 2000; a table cannot be wider. */
 export const MAX_COLUMNS = 2000;
@@ -27,24 +25,21 @@ export const MAX_COLUMNS = 2000;
 /** Bumped when the layout below changes in a way older readers would misread. */
 const FORMAT_VERSION = '1';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const STORAGE_TYPE: Record<ColumnType, string> = { integer: 'INTEGER', real: 'REAL', text: 'TEXT', boolean: 'INTEGER' };
 
-export function isDatasetId(value: unknown): value is string {
-  return typeof value === 'string' && UUID.test(value);
+export const isDatasetId = isUuid;
+
+function datasetsDir(dataDir: string): string {
+  return dataSubdir(dataDir, DATA_DIRS.datasets);
 }
 
-export function datasetsDir(dataDir: string): string {
-  return path.join(dataDir, 'datasets');
-}
-
-/** The id is checked before it becomes part of a path; the lower-case form names the file. */
+/** The id is checked before it becomes part of a path; the file must resolve inside the data directory. */
 export function datasetFilePath(dataDir: string, datasetId: string): string {
   if (!isDatasetId(datasetId)) {
-    throw createTaskError('invalid_payload', `dataset_id must be a UUID, got ${JSON.stringify(datasetId)}`);
+    throw createTaskError('invalid_payload', `dataset_id must be a UUID, got ${JSON.stringify(String(datasetId).slice(0, 64))}`);
   }
-  return path.join(datasetsDir(dataDir), `${datasetId.toLowerCase()}.sqlite`);
+  return containedPath(dataDir, datasetPath(dataDir, datasetId));
 }
 
 function storageColumn(index: number): string {

@@ -1,3 +1,4 @@
+import type { ExportFormatName } from '../../src/contracts/export-contract.js';
 import type { ExportFormat } from './format.js';
 import { csvFormat } from './csv.js';
 import { ndjsonFormat } from './ndjson.js';
@@ -5,16 +6,11 @@ import { jsonFormat } from './json.js';
 import { xlsxFormat } from './xlsx.js';
 import { parquetFormat } from './parquet.js';
 
-export const EXPORT_FORMATS = Object.freeze({
+/** The writer of each format named in the contract; `satisfies` keeps the two lists in step. */
+export const FORMAT_WRITERS = Object.freeze({
   csv: csvFormat,
   ndjson: ndjsonFormat,
   json: jsonFormat,
   xlsx: xlsxFormat,
   parquet: parquetFormat,
-} satisfies Record<string, ExportFormat>);
-
-export type ExportFormatName = keyof typeof EXPORT_FORMATS;
-
-export function isExportFormatName(value: unknown): value is ExportFormatName {
-  return typeof value === 'string' && Object.hasOwn(EXPORT_FORMATS, value);
-}
+} satisfies Record<ExportFormatName, ExportFormat>);

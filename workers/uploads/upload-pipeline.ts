@@ -3,7 +3,18 @@
 export interface UploadReadOptions {
   signal: AbortSignal;
   onBytesRead(totalBytes: number): void;
+  /**
+   * The largest single record accepted, in bytes of the file as written: an NDJSON line without its line end, a
+   * CSV record with its separators and quotes but without its line end. A longer one fails with
+   * `record_too_large` as soon as the reader has seen one byte too many, before it is ever held whole.
+   */
+  maxRecordBytes: number;
   batchSize?: number;
+}
+
+/** The message names the line and the limit, never the file (its path is the server's business). */
+export function recordTooLargeMessage(what: string, maxRecordBytes: number): string {
+  return `${what} is longer than the limit of ${maxRecordBytes} bytes (--max-record-mb)`;
 }
 
 /**

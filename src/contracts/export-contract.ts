@@ -1,0 +1,51 @@
+// What the server and the `export` job kind agree on: the payload the server builds, the result the worker
+// returns, and the formats with their file extensions and content types.
+
+export const EXPORT_FORMATS = Object.freeze({
+  csv: { extension: 'csv', contentType: 'text/csv; charset=utf-8' },
+  ndjson: { extension: 'ndjson', contentType: 'application/x-ndjson' },
+  json: { extension: 'json', contentType: 'application/json' },
+  xlsx: { extension: 'xlsx', contentType: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet' },
+  parquet: { extension: 'parquet', contentType: 'application/vnd.apache.parquet' },
+} as const);
+export type ExportFormatName = keyof typeof EXPORT_FORMATS;
+export const EXPORT_FORMAT_NAMES = Object.freeze(Object.keys(EXPORT_FORMATS)) as readonly ExportFormatName[] as [ExportFormatName, ...ExportFormatName[]];
+
+export const EXPORT_COMPRESSIONS = ['none', 'gzip'] as const;
+export type ExportCompression = (typeof EXPORT_COMPRESSIONS)[number];
+
+export function isExportFormatName(value: unknown): value is ExportFormatName {
+  return typeof value === 'string' && Object.hasOwn(EXPORT_FORMATS, value);
+}
+
+/** The file's extension, e.g. `csv` or `csv.gz`: its name in the data directory is `<jobId>.<extension>`. */
+export function exportExtension(format: ExportFormatName, compression: ExportCompression | undefined): string {
+  const { extension } = EXPORT_FORMATS[format];
+  return compression === 'gzip' ? `${extension}.gz` : extension;
+}
+
+export interface ExportPayload {
+  dataset_id: string;
+  format: ExportFormatName;
+  /** Which columns, in which order; all of them in dataset order when absent. */
+  columns?: string[];
+  compression?: ExportCompression;
+  /** The download name without extension, usually the dataset's name; the dataset id when absent. */
+  filename_base?: string;
+}
+
+export interface ExportResult {
+  /**
+   * Where the worker wrote it, relative to the data directory (`exports/<jobId>.<ext>`). Informational: the server
+   * derives the path from the job's id and payload and never opens a path read from a result row.
+   */
+  file: string;
+  bytes: number;
+  rows: number;
+  /** Of the file as stored (the compressed bytes when gzip), hex. */
+  sha256: string;
+  /** Of the file as stored: `application/gzip` when gzip. */
+  content_type: string;
+  /** Sanitised download name with extension(s), e.g. `sales.csv.gz`. */
+  filename: string;
+}

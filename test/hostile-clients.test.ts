@@ -105,6 +105,11 @@ describe('clients never name a server path', () => {
       (await server.request('GET', `/jobs/${bad.body.job_id}`)).text,
       (await server.request('GET', '/datasets')).text,
     ];
+    const failed = await server.request('POST', '/jobs', { body: { kind: 'reads-missing', payload: {} } });
+    const failedJob = await server.waitForJob(failed.body.job_id);
+    assert.equal(failedJob.error.code, 'task_error');
+    assert.match(failedJob.error.message, /ENOENT: no such file or directory, open '<data-dir>\/no-such-dir\/no-such-file'/);
+    texts.push((await server.request('GET', `/jobs/${failed.body.job_id}`)).text);
     for (const text of texts) {
       assert.ok(!text.includes(server.dataDir), `no data-dir path in ${text.slice(0, 200)}`);
       assert.ok(!text.includes('source_path'));

@@ -75,7 +75,7 @@ export default async function runTask(request: TaskRequest): Promise<TaskReply> 
     const value = await handler(request.payload, ctx);
     return { ok: true, value: toStorableResult(value), progress: latest };
   } catch (err) {
-    return { ok: false, error: serializeError(err), progress: latest };
+    return { ok: false, error: withoutDataDir(serializeError(err), request.dataDir), progress: latest };
   } finally {
     running.delete(key);
   }
@@ -111,6 +111,14 @@ function serializeError(err: unknown): SerializedTaskError {
   // Throwing a string or a plain object is legal JavaScript; keep what it said.
   const message = typeof err === 'string' ? err : safeJson(err);
   return { name: 'NonError', message: `the job threw a non-Error value: ${message}`, code: null, retryable: false, stack: null };
+}
+
+/**
+ * The message is shown to API clients, and a failed file operation names its path (`EACCES: …, open '/srv/…'`):
+ * the data directory is written as `<data-dir>`. The stack, which only goes to the log, keeps it.
+ */
+function withoutDataDir(error: SerializedTaskError, dataDir: string): SerializedTaskError {
+  return dataDir.length > 1 ? { ...error, message: error.message.split(dataDir).join('<data-dir>') } : error;
 }
 
 function safeJson(value: unknown): string {

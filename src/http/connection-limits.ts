@@ -31,6 +31,9 @@ export function createLimitedServer(handler: RequestListener, limits: Connection
   );
   server.timeout = limits.idleTimeoutMs;
   server.on('clientError', answerClientError);
+  // Node answers an `Expect` other than 100-continue with an empty-bodied 417 on its own; RFC 9110 lets a server
+  // ignore expectations it does not know, so such a request is simply handled.
+  server.on('checkExpectation', handler);
   return server;
 }
 
@@ -49,11 +52,13 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
         ? ['request_timeout', 'The request headers did not arrive in time.']
         : ['invalid_request', 'The request is not well-formed HTTP/1.1.'];
   const status = ErrorCodes[code];
-  const body = JSON.stringify({ error: { code, message } });
+  // A HEAD answer has no body: the client would read ours as the start of a next response.
+  const isHead = (err as { rawPacket?: Buffer }).rawPacket?.subarray(0, 5).toString('latin1') === 'HEAD ';
+  const body = isHead ? '' : JSON.stringify({ error: { code, message } });
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_TEXT[status]}\r\n` +
       'Content-Type: application/json; charset=utf-8\r\n' +
-      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+      (isHead ? '' : `Content-Length: ${Buffer.byteLength(body)}\r\n`) +
       'X-Content-Type-Options: nosniff\r\n' +
       'Connection: close\r\n\r\n' +
       body,

@@ -119,6 +119,10 @@ export function toAppError(err: unknown): AppError {
   return new AppError('internal_error', 'The server failed to handle the request.', { cause: err });
 }
 
+const REPRESENTATION_HEADERS = [
+  'Content-Type', 'Content-Length', 'Content-Disposition', 'Content-Range', 'Content-Encoding', 'ETag', 'Last-Modified', 'Accept-Ranges',
+] as const;
+
 /**
  * Koa would stringify an object body after every middleware has returned, where a failure (a value JSON cannot
  * represent) becomes a plain-text 500 that no middleware sees. Done here, it fails inside the error handling.
@@ -143,6 +147,8 @@ export function handleErrors(logger: Logger) {
       if (appError.status >= 500 && appError.code === 'internal_error') {
         logger.error({ err, method: ctx.method, path: ctx.path }, 'request failed');
       }
+      // Whatever the route had set for the answer it meant to give (a download's type, name, ETag) is not this one's.
+      for (const header of REPRESENTATION_HEADERS) ctx.remove(header);
       ctx.status = appError.status;
       ctx.set(appError.headers);
       const body: ErrorResponse = {

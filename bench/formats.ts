@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { JobContext } from '../src/engine/job.js';
+import type { JobContext } from '../src/contracts/task-context.js';
 import { uploadPath } from '../src/contracts/data-layout.js';
 import { createDatasetFile, openDatasetForReading, type CellValue } from '../workers/datasets/dataset-file.js';
 import exportDataset from '../workers/export.js';

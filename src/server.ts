@@ -1,13 +1,13 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import { createOffload, type Offload } from './compose.js';
 import { isLoopback, type Config } from './config.js';
-import { createEngine, type Engine, type EngineOptions } from './engine/engine.js';
-import { createApp } from './http/app.js';
+import type { Engine, EngineOptions } from './engine/engine.js';
 import { createLimitedServer } from './http/connection-limits.js';
-import { startRetentionSweeper } from './exports/retention.js';
 
 export interface RunningServer {
+  offload: Offload;
   engine: Engine;
   server: Server;
   url: string;
@@ -16,48 +16,46 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** Opens the engine on the data directory, starts it, and serves the API. */
+/** `offload serve`: the composed engine, domain and app of `config`, started and listening. */
 export async function startServer(
   config: Config,
   logger: Logger,
-  engineOverrides: Partial<EngineOptions> = {},
+  engineOverrides: Partial<Omit<EngineOptions, 'dataDir' | 'store' | 'logger'>> = {},
 ): Promise<RunningServer> {
-  const engine = createEngine({
+  const offload = createOffload({
     dataDir: config.dataDir,
-    threads: config.threads,
-    workerMemoryMb: config.workerMemoryMb,
-    leaseMs: config.leaseMs,
+    logger,
     durability: config.durability,
-    maxPending: config.maxPending,
-    retryBaseMs: config.retryBaseMs,
-    niceIncrement: config.workerNice,
-    maxTimeoutMs: config.maxTimeoutMs,
-    ...(config.defaultTimeoutMs === undefined ? {} : { defaultTimeoutMs: config.defaultTimeoutMs }),
-    logger,
-    ...engineOverrides,
-  });
-  for (const { kind, file } of config.jobs) engine.register(kind, file);
-  // The app (and its metrics) before start: start-up recovery of orphaned jobs is counted too.
-  const app = createApp({
-    engine,
-    logger,
-    token: config.token,
-    jsonLimitBytes: config.maxBodyKb * 1024,
-    maxUploadBytes: config.maxUploadMb * 1024 * 1024,
+    engine: {
+      threads: config.threads,
+      workerMemoryMb: config.workerMemoryMb,
+      leaseMs: config.leaseMs,
+      maxPending: config.maxPending,
+      retryBaseMs: config.retryBaseMs,
+      niceIncrement: config.workerNice,
+      maxTimeoutMs: config.maxTimeoutMs,
+      ...(config.defaultTimeoutMs === undefined ? {} : { defaultTimeoutMs: config.defaultTimeoutMs }),
+      ...engineOverrides,
+    },
+    kinds: config.jobs.map(({ kind, file }) => ({ kind, module: file })),
     resultTtlMs: config.resultTtlMs,
     maxRecordBytes: config.maxRecordMb * 1024 * 1024,
-    // Bound to loopback, a browser page elsewhere could still reach the server through DNS rebinding.
-    allowedHosts: isLoopback(config.host) ? [...config.allowedHosts, ...(config.host.includes(':') ? [] : [config.host])] : undefined,
-    maxEventStreams: config.maxEventStreams,
-    maxEventStreamsPerClient: config.maxEventStreamsPerClient,
+    http: {
+      token: config.token,
+      jsonLimitBytes: config.maxBodyKb * 1024,
+      maxUploadBytes: config.maxUploadMb * 1024 * 1024,
+      // Bound to loopback, a browser page elsewhere could still reach the server through DNS rebinding.
+      allowedHosts: isLoopback(config.host) ? [...config.allowedHosts, ...(config.host.includes(':') ? [] : [config.host])] : undefined,
+      maxEventStreams: config.maxEventStreams,
+      maxEventStreamsPerClient: config.maxEventStreamsPerClient,
+    },
   });
-  await engine.start();
-  const retention = startRetentionSweeper({ engine, resultTtlMs: config.resultTtlMs, logger });
+  await offload.start();
 
   if (!isLoopback(config.host) && !config.token) {
     logger.warn({ host: config.host }, 'listening on a non-loopback address without a token (--allow-insecure-bind): anyone who can reach it can run jobs');
   }
-  const server = createLimitedServer(app.callback(), { headersTimeoutMs: config.headersTimeoutMs, idleTimeoutMs: config.idleTimeoutMs });
+  const server = createLimitedServer(offload.app.callback(), { headersTimeoutMs: config.headersTimeoutMs, idleTimeoutMs: config.idleTimeoutMs });
   server.listen(config.port, config.host);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
@@ -66,19 +64,19 @@ export async function startServer(
   const { port } = server.address() as AddressInfo;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `http://${host}:${port}`;
-  logger.info({ url, port, data_dir: engine.dataDir }, 'listening');
+  logger.info({ url, port, data_dir: offload.engine.dataDir }, 'listening');
 
   let closing: Promise<void> | undefined;
   return {
-    engine,
+    offload,
+    engine: offload.engine,
     server,
     url,
     port,
     close() {
       closing ??= (async () => {
-        retention.stop();
         // The port stays open during the grace so that clients are told 503 rather than refused.
-        await engine.close({ graceMs: config.shutdownGraceMs });
+        await offload.close({ graceMs: config.shutdownGraceMs });
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeAllConnections();

@@ -6,16 +6,16 @@ import { describe, test } from 'node:test';
 import { pino } from 'pino';
 import { migrate } from '../src/db/migrate.js';
 import { openDatabase } from '../src/db/open-database.js';
+import { JOBS_MIGRATIONS, openSqliteJobStore, SqliteJobStore } from '../src/engine/sqlite/sqlite-job-store.js';
 import { computeBackoffMs } from '../src/engine/backoff.js';
 import { createEngine, type Engine } from '../src/engine/engine.js';
-import { SqliteJobStore } from '../src/engine/job-store.js';
 import { LeaseKeeper, isOwnerGone } from '../src/engine/leases.js';
 import { fixturePath, makeTempDir, spawnServer, startTestServer, waitFor } from './helpers.js';
 
 const silent = pino({ level: 'silent' });
 
-function newEngine(dataDir: string, options: Parameters<typeof createEngine>[0] extends infer O ? Partial<O> : never = {}): Engine {
-  const engine = createEngine({ dataDir, threads: 1, logger: silent, pollIntervalMs: 50, retryBaseMs: 10, ...options });
+function newEngine(dataDir: string, options: Partial<Parameters<typeof createEngine>[0]> = {}): Engine {
+  const engine = createEngine({ dataDir, store: openSqliteJobStore(dataDir), threads: 1, logger: silent, pollIntervalMs: 50, retryBaseMs: 10, ...options });
   for (const kind of ['noop', 'echo', 'slow-progress', 'hang']) engine.register(kind, fixturePath(kind));
   return engine;
 }
@@ -30,7 +30,7 @@ async function waitForStatus(engine: Engine, id: string, statuses: string[], tim
 describe('fencing', () => {
   test('an attempt whose job was recovered cannot write its outcome over the next attempt', async () => {
     const db = openDatabase(join(makeTempDir(), 'jobs.db'));
-    migrate(db);
+    migrate(db, JOBS_MIGRATIONS);
     const store = new SqliteJobStore(db);
     const now = Date.now();
     await store.insert([{ id: 'a0000000-0000-4000-8000-000000000001', kind: 'k', payload: {}, priority: 0, runAt: now, maxAttempts: 3, timeoutMs: null, createdAt: now }]);
@@ -105,7 +105,7 @@ describe('several engines on one database', () => {
     await a.start();
     await b.start();
     try {
-      const jobs = await Promise.all(Array.from({ length: 200 }, (_, i) => (i % 2 ? a : b).enqueue({ kind: 'echo', payload: { i } })));
+      const jobs = await Promise.all(Array.from({ length: 200 }, (_, i) => (i % 2 ? a : b).enqueue({ kind: 'echo', payload: { i } }).then((r) => r.job)));
       const results = await Promise.all(jobs.map((job) => waitForStatus(a, job.id, ['succeeded', 'failed'], 30_000)));
       for (const job of results) {
         assert.equal(job.status, 'succeeded');
@@ -127,7 +127,7 @@ describe('several engines on one database', () => {
     await b.start();
     try {
       // Only b can run this kind, so a cannot stop it itself.
-      const job = await b.enqueue({ kind: 'only-b', payload: {} });
+      const { job } = await b.enqueue({ kind: 'only-b', payload: {} });
       await waitForStatus(a, job.id, ['running']);
       const asked = await a.cancel(job.id);
       assert.equal(asked!.state, 'cancel_requested');
@@ -145,7 +145,7 @@ describe('enqueue', () => {
     const engine = newEngine(dataDir);
     await engine.start();
     try {
-      const jobs = await Promise.all(Array.from({ length: 500 }, (_, i) => engine.enqueue({ kind: 'noop', payload: { i }, runAt: Date.now() + 60_000 })));
+      const jobs = await Promise.all(Array.from({ length: 500 }, (_, i) => engine.enqueue({ kind: 'noop', payload: { i }, runAt: Date.now() + 60_000 }).then((r) => r.job)));
       const reader = openDatabase(join(dataDir, 'jobs.db'), { readonly: true });
       const count = (reader.prepare('SELECT count(*) AS n FROM jobs').get() as { n: number }).n;
       reader.close();
@@ -178,12 +178,20 @@ describe('enqueue', () => {
 describe('options and helpers', () => {
   test('options are checked one by one with exact messages', () => {
     const dataDir = makeTempDir();
-    assert.throws(() => createEngine({ dataDir, threads: 0 }), { message: 'options.threads must be a positive integer' });
-    assert.throws(() => createEngine({ dataDir, leaseMs: 1.5 }), { message: 'options.leaseMs must be a positive integer' });
-    assert.throws(() => createEngine({ dataDir, maxPending: -1 }), { message: 'options.maxPending must be a positive integer' });
-    const engine = createEngine({ dataDir, logger: silent });
+    const store = openSqliteJobStore(dataDir);
+    assert.throws(() => createEngine({ dataDir, store, threads: 0 }), { message: 'options.threads must be a positive integer' });
+    assert.throws(() => createEngine({ dataDir, store, leaseMs: 1.5 }), { message: 'options.leaseMs must be a positive integer' });
+    assert.throws(() => createEngine({ dataDir, store, maxPending: -1 }), { message: 'options.maxPending must be a positive integer' });
+    const engine = createEngine({ dataDir, store, logger: silent });
     assert.throws(() => engine.register('bad kind!', fixturePath('noop')), { code: 'invalid_option' });
     assert.throws(() => engine.register('missing', '/no/such/module.js'), { message: /worker module for kind "missing" not found/ });
+    assert.throws(() => engine.register('x', fixturePath('noop'), { taskErrorCodes: ['lost'] }), { message: '"lost" is one of the engine\'s own error codes' });
+    engine.register('inside', fixturePath('noop'), { internal: true });
+    assert.throws(() => engine.register('inside', fixturePath('echo')), { message: 'job kind "inside" is built in and cannot be registered again' });
+    assert.equal(engine.isPublicKind('inside'), false);
+    engine.register('outside', fixturePath('noop'));
+    assert.deepEqual(engine.publicKinds, ['outside']);
+    void store.close();
   });
 
   test('backoff doubles per attempt within its cap, with jitter in the upper half', () => {

@@ -243,7 +243,7 @@ describe('exports', () => {
 
   test('a dataset cannot be deleted while an export of it runs; afterwards it can', async () => {
     const id = await upload('to-delete.csv', 'text/csv', toNastyCsv(ROWS.slice(0, 50)));
-    const future = await server.engine.enqueue({ kind: 'export', payload: { dataset_id: id, format: 'csv' }, runAt: Date.now() + 60_000 });
+    const { job: future } = await server.engine.enqueue({ kind: 'export', payload: { dataset_id: id, format: 'csv' }, ref: id, runAt: Date.now() + 60_000 });
     const refused = await server.request('DELETE', `/datasets/${id}`);
     assert.equal(refused.status, 409);
     await server.engine.cancel(future.id);

@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { uploadPath } from '../src/contracts/data-layout.js';
-import type { JobContext } from '../src/engine/job.js';
+import type { JobContext } from '../src/contracts/task-context.js';
 import type { CellValue, DatasetColumn } from '../workers/datasets/dataset-file.js';
 
 export interface RecordingContext extends JobContext {

@@ -652,7 +652,7 @@ before(async () => {
   const failed = await server.request('POST', '/jobs', { body: { kind: 'throws', payload: {}, max_attempts: 1 } });
   const running = await server.request('POST', '/jobs', { body: { kind: 'slow-progress', payload: { steps: 100, stepMs: 100 } } });
   // A job that stays pending for the whole run: its event stream stays open, DELETE cancels it.
-  const pending = await server.engine.enqueue({ kind: 'noop', payload: {}, runAt: Date.now() + 3600_000 });
+  const { job: pending } = await server.engine.enqueue({ kind: 'noop', payload: {}, runAt: Date.now() + 3600_000 });
   await server.waitForJob(noop.body.job_id);
   await server.waitForJob(failed.body.job_id);
   known.jobs.push(noop.body.job_id, failed.body.job_id, running.body.job_id, pending.id, ...known.exports);

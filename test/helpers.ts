@@ -42,6 +42,8 @@ export interface TestServer {
   url: string;
   dataDir: string;
   engine: RunningServer['engine'];
+  /** The composed engine, datasets, exports and app the server runs. */
+  offload: RunningServer['offload'];
   request(method: string, path: string, options?: RequestOptions): Promise<TestResponse>;
   /** Polls GET /jobs/{id} until `done(job)` holds, failing after `timeoutMs`. */
   waitForJob(id: string, done?: (job: any) => boolean, timeoutMs?: number): Promise<any>;
@@ -79,6 +81,7 @@ export async function startTestServer(
     url: running.url,
     dataDir,
     engine: running.engine,
+    offload: running.offload,
     request: (method, path, options) => request(running.url, method, path, options),
     waitForJob: (id, done = finished, timeoutMs = 20_000) =>
       waitFor(async () => {

@@ -58,7 +58,7 @@ describe('clients never name a server path', () => {
     const datasetId = randomUUID();
     const escaping = path.join(server.dataDir, 'uploads', '..', '..', path.basename(path.dirname(outside)), 'secret.csv');
     for (const sourcePath of [outside, escaping, path.join(server.dataDir, 'jobs.db')]) {
-      const job = await server.engine.enqueue({ kind: 'import', payload: { dataset_id: datasetId, source_path: sourcePath, content_type: 'csv' } });
+      const { job } = await server.engine.enqueue({ kind: 'import', payload: { dataset_id: datasetId, source_path: sourcePath, content_type: 'csv' } });
       const done = await server.waitForJob(job.id);
       assert.equal(done.status, 'failed');
       assert.equal(done.error.code, 'invalid_payload');
@@ -74,7 +74,7 @@ describe('clients never name a server path', () => {
     const datasetId = randomUUID();
     mkdirSync(path.join(server.dataDir, 'uploads'), { recursive: true });
     symlinkSync(outside, uploadPath(server.dataDir, datasetId));
-    const job = await server.engine.enqueue({ kind: 'import', payload: { dataset_id: datasetId, content_type: 'csv' } });
+    const { job } = await server.engine.enqueue({ kind: 'import', payload: { dataset_id: datasetId, content_type: 'csv' } });
     const done = await server.waitForJob(job.id);
     assert.equal(done.status, 'failed');
     assert.ok(!JSON.stringify(done).includes(SECRET), 'nothing of the linked file is shown');
@@ -186,7 +186,7 @@ describe('every answer is the JSON error shape', () => {
   test('a lone surrogate in an export\'s download name → the file is served', async () => {
     const { datasetId, jobId } = await uploadCsv('plain', 'a\n1\n');
     await server.waitForJob(jobId);
-    const job = await server.engine.enqueue({ kind: 'export', payload: { dataset_id: datasetId, format: 'csv', filename_base: 'bad\ud800name' } });
+    const { job } = await server.engine.enqueue({ kind: 'export', payload: { dataset_id: datasetId, format: 'csv', filename_base: 'bad\ud800name' } });
     await server.waitForJob(job.id);
     const res = await server.request('GET', `/exports/${job.id}/download`);
     assert.equal(res.status, 200, res.text);

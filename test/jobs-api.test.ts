@@ -105,7 +105,7 @@ describe('GET /jobs', () => {
 
 describe('cancellation', () => {
   test('a pending job is cancelled at once', async () => {
-    const future = await server.engine.enqueue({ kind: 'noop', payload: {}, runAt: Date.now() + 60_000 });
+    const { job: future } = await server.engine.enqueue({ kind: 'noop', payload: {}, runAt: Date.now() + 60_000 });
     const res = await server.request('DELETE', `/jobs/${future.id}`);
     assert.equal(res.status, 202);
     assert.equal(res.body.status, 'cancelled');

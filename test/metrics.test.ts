@@ -53,7 +53,7 @@ describe('GET /metrics', () => {
     const exited = await runJob({ kind: 'exits', payload: {}, max_attempts: 2 });
     assert.deepEqual([exited.status, exited.error.code, exited.attempts], ['failed', 'worker_exit', 2]);
     assert.equal((await runJob({ kind: 'hang', payload: {}, timeout_ms: 300 })).error.code, 'timeout');
-    const future = await server.engine.enqueue({ kind: 'noop', payload: {}, runAt: Date.now() + 60_000 });
+    const { job: future } = await server.engine.enqueue({ kind: 'noop', payload: {}, runAt: Date.now() + 60_000 });
     assert.equal((await server.request('DELETE', `/jobs/${future.id}`)).body.status, 'cancelled');
 
     // The answer may be read before the attempt's event reached the metrics: poll, don't assume.
@@ -90,7 +90,7 @@ describe('GET /metrics', () => {
 
   test('gauges: pending and running jobs by kind, busy and idle threads', async () => {
     const later = Date.now() + 60_000;
-    const pending = await Promise.all([1, 2, 3].map(() => server.engine.enqueue({ kind: 'noop', payload: {}, runAt: later })));
+    const pending = await Promise.all([1, 2, 3].map(() => server.engine.enqueue({ kind: 'noop', payload: {}, runAt: later }).then((r) => r.job)));
     const running = await server.request('POST', '/jobs', { body: { kind: 'hang', payload: {} } });
     await server.waitForJob(running.body.job_id, (j) => j.status === 'running');
 

@@ -40,7 +40,7 @@ before(async () => {
   assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
   document = res.body;
 
-  const http: Server = createServer(createApp({ engine: server.engine, logger: silent, token: 's3cret' }).callback());
+  const http: Server = createServer(createApp({ ...server.offload, logger: silent, token: 's3cret' }).callback());
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
   const withToken = await request(url, 'GET', '/openapi.json', { headers: { authorization: 'Bearer s3cret' } });
@@ -139,13 +139,13 @@ describe('GET /openapi.json', () => {
   });
 
   test('describes exactly the routes the routers serve', () => {
-    const app = createApp({ engine: server.engine, logger: silent });
+    const app = createApp({ ...server.offload, logger: silent });
     const served = servedRoutes(app);
     assert.ok(served.length >= 9, `the routers' layers were read: ${served}`);
     assert.deepEqual(describedRoutes(document), served,
       'a route is served but not described (add its RouteDoc beside it), or described but not served');
     // Same with a token: the set of routes does not depend on it.
-    assert.deepEqual(servedRoutes(createApp({ engine: server.engine, logger: silent, token: 't' })), served);
+    assert.deepEqual(servedRoutes(createApp({ ...server.offload, logger: silent, token: 't' })), served);
   });
 
   test('request schemas come from the zod schemas that validate requests', () => {
@@ -174,7 +174,7 @@ describe('GET /openapi.json', () => {
     check('GET', '/jobs/{id}', await server.request('GET', `/jobs/${failed.body.job_id}`));
     check('GET', '/jobs', await server.request('GET', '/jobs?limit=5'));
     check('GET', '/jobs/{id}/events', await server.request('GET', `/jobs/${created.body.job_id}/events`));
-    const pending = await server.engine.enqueue({ kind: 'noop', payload: {}, runAt: Date.now() + 60_000 });
+    const { job: pending } = await server.engine.enqueue({ kind: 'noop', payload: {}, runAt: Date.now() + 60_000 });
     check('DELETE', '/jobs/{id}', await server.request('DELETE', `/jobs/${pending.id}`));
     check('DELETE', '/jobs/{id}', await server.request('DELETE', `/jobs/${pending.id}`)); // 409 conflict
     check('DELETE', '/jobs/{id}', await server.request('DELETE', `/jobs/${validId}`)); // 404

@@ -6,6 +6,7 @@ import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { FLAGS } from '../src/config.js';
 import { createEngine } from '../src/engine/engine.js';
+import { openSqliteJobStore } from '../src/engine/sqlite/sqlite-job-store.js';
 import { createMetrics } from '../src/http/metrics.js';
 import { makeTempDir } from './helpers.js';
 
@@ -29,7 +30,8 @@ test('the Configuration table has a row for every flag, with its environment var
 });
 
 test('the Metrics section names every offload_* metric, with its type', async () => {
-  const engine = createEngine({ dataDir: makeTempDir(), logger: pino({ level: 'silent' }) });
+  const dataDir = makeTempDir();
+  const engine = createEngine({ dataDir, store: openSqliteJobStore(dataDir), logger: pino({ level: 'silent' }) });
   try {
     const registry = createMetrics(engine, new Registry());
     const metrics = section('Metrics');

@@ -5,8 +5,8 @@
 // says the output took the previous one. The file appears under its final name only when complete and on disk.
 import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import type { JobContext } from '../src/engine/job.js';
-import { createAbortError, createTaskError } from './job-error.js';
+import type { JobContext } from '../src/contracts/task-context.js';
+import { createAbortError, createTaskError } from '../src/contracts/task-errors.js';
 import { isDatasetId, openDatasetForReading, type CellValue, type DatasetReader } from './datasets/dataset-file.js';
 import { FORMAT_WRITERS } from './formats/registry.js';
 import { containedPath, DATA_DIRS, exportPath } from '../src/contracts/data-layout.js';

@@ -4,7 +4,7 @@
 // writes the rows. A column's type depends on all of its values, and reading the file again costs less than
 // holding the upload in memory or rewriting the dataset afterwards. Progress counts the bytes of both passes.
 import { stat } from 'node:fs/promises';
-import type { JobContext } from '../src/engine/job.js';
+import type { JobContext } from '../src/contracts/task-context.js';
 import { containedPath, isUuid, uploadPath } from '../src/contracts/data-layout.js';
 import {
   DEFAULT_MAX_RECORD_BYTES,
@@ -14,7 +14,7 @@ import {
   type ImportPayload,
   type ImportResult,
 } from '../src/contracts/import-contract.js';
-import { createAbortError, createTaskError } from './job-error.js';
+import { createAbortError, createTaskError } from '../src/contracts/task-errors.js';
 import {
   createDatasetFile,
   MAX_COLUMNS,

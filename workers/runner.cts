@@ -1,7 +1,7 @@
 // Piscina's entry point for every job kind (CommonJS: see the note beside workerUrl in src/engine/pool.ts): loads the kind's module, runs it, and turns whatever it throws into a
 // value, because Piscina loses custom error properties (`code`, `retryable`) on the way back.
 import { BroadcastChannel } from 'node:worker_threads';
-import type { JobContext, JobHandler } from '../src/engine/job.js';
+import type { JobContext, JobHandler } from '../src/contracts/task-context.js';
 import type {
   FromWorkerMessage,
   SerializedTaskError,
@@ -9,7 +9,7 @@ import type {
   TaskReply,
   TaskRequest,
   ToWorkerMessage,
-} from '../src/engine/task-protocol.js';
+} from '../src/contracts/task-protocol.js';
 
 const handlers = new Map<string, Promise<JobHandler>>();
 

@@ -3,7 +3,8 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { pino } from 'pino';
-import { createEngine, type EngineOptions, type EnqueueRequest, type Engine } from '../../src/engine/engine.js';
+import { createOffload } from '../../src/compose.js';
+import type { EngineOptions, EnqueueRequest, Engine } from '../../src/engine/engine.js';
 import { isTerminal, type Job } from '../../src/engine/job.js';
 
 export interface BenchEngine {
@@ -17,10 +18,12 @@ export interface BenchEngine {
  * Logs at `info` to a file with pino's synchronous destination — what `offload serve` does on stdout — so that
  * the per-job log lines cost what they cost in production.
  */
-export async function startBenchEngine(dataDir: string, options: Partial<EngineOptions> = {}): Promise<BenchEngine> {
+export async function startBenchEngine(dataDir: string, options: Omit<EngineOptions, 'dataDir' | 'store' | 'logger'> = {}): Promise<BenchEngine> {
   mkdirSync(dataDir, { recursive: true });
   const logger = pino({ name: 'offload', level: 'info' }, pino.destination({ dest: path.join(dataDir, 'engine.log'), sync: true }));
-  const engine = createEngine({ dataDir, logger, maxPending: 100_000_000, ...options });
+  // The whole composition (built-in kinds registered), without the HTTP server.
+  const offload = createOffload({ dataDir, logger, engine: { maxPending: 100_000_000, ...options } });
+  const { engine } = offload;
   const finished = new Map<string, Job>();
   const waiters = new Map<string, (job: Job) => void>();
   engine.on('change', (job) => {
@@ -33,12 +36,12 @@ export async function startBenchEngine(dataDir: string, options: Partial<EngineO
       finished.set(job.id, job);
     }
   });
-  await engine.start();
+  await offload.start();
   return {
     engine,
     async run(request) {
       const started = performance.now();
-      const { id } = await engine.enqueue(request);
+      const { job: { id } } = await engine.enqueue(request);
       let job = finished.get(id);
       if (job) finished.delete(id);
       else job = await new Promise<Job>((resolve) => waiters.set(id, resolve));
@@ -49,7 +52,7 @@ export async function startBenchEngine(dataDir: string, options: Partial<EngineO
       return { job, ms };
     },
     async close() {
-      await engine.close({ graceMs: 1000 });
+      await offload.close({ graceMs: 1000 });
     },
   };
 }

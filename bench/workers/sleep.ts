@@ -1,5 +1,5 @@
 // The bench's long job kind for recovery_ms: holds its thread until aborted, so the server is killed mid-run.
-import type { JobContext } from '../../src/engine/job.js';
+import type { JobContext } from '../../src/contracts/task-context.js';
 
 export default function sleep(_payload: unknown, ctx: JobContext): Promise<null> {
   return new Promise((resolve) => {

@@ -64,7 +64,7 @@ export function datasetIdOfUpload(fileName: string): string | undefined {
  * directory is what is checked.
  */
 export function containedPath(dataDir: string, file: string): string {
-  const root = realpathSync(dataDir);
+  const root = realpathOfExisting(path.resolve(dataDir));
   const parent = realpathOfExisting(path.dirname(path.resolve(file)));
   const inside = parent === root || parent.startsWith(root + path.sep);
   if (!inside) throw new UnsafePathError('a path resolves outside the data directory');

@@ -1,6 +1,9 @@
 // What the server and the `export` job kind agree on: the payload the server builds, the result the worker
 // returns, and the formats with their file extensions and content types.
 
+/** The job kind that runs exports. */
+export const EXPORT_KIND = 'export';
+
 export const EXPORT_FORMATS = Object.freeze({
   csv: { extension: 'csv', contentType: 'text/csv; charset=utf-8' },
   ndjson: { extension: 'ndjson', contentType: 'application/x-ndjson' },

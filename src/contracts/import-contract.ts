@@ -1,6 +1,9 @@
 // What the server and the `import` job kind agree on. The payload names the dataset by id only: the upload's
 // path is derived from it (data-layout.ts), so no job ever carries a path a client could have chosen.
 
+/** The job kind that turns uploads into datasets. */
+export const IMPORT_KIND = 'import';
+
 export const IMPORT_CONTENT_TYPES = ['csv', 'ndjson'] as const;
 export type ImportContentType = (typeof IMPORT_CONTENT_TYPES)[number];
 

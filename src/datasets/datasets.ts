@@ -4,9 +4,13 @@ import { rm } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { Engine } from '../engine/engine.js';
 import { isTerminal, type Job, type JobError } from '../engine/job.js';
-import { openDatabase } from '../db/open-database.js';
+import type { Database } from 'better-sqlite3';
 import { containedPath, DATA_DIRS, dataSubdir, datasetPath, isUuid, jobsDatabasePath, uploadPath } from '../contracts/data-layout.js';
-import type { DatasetColumn, ImportContentType, ImportPayload, ImportResult } from '../contracts/import-contract.js';
+import { migrate } from '../db/migrate.js';
+import { openDatabase, type Durability } from '../db/open-database.js';
+import { DomainError } from '../domain-error.js';
+import { migrationsDirectory } from '../runtime/single-executable.js';
+import { IMPORT_KIND, type DatasetColumn, type ImportContentType, type ImportPayload, type ImportResult } from '../contracts/import-contract.js';
 import { DatasetCatalog, type DatasetRecord } from './dataset-catalog.js';
 import { receiveUpload } from './receive-upload.js';
 
@@ -26,7 +30,23 @@ export interface DatasetView {
   created_at: string;
 }
 
-export type RemoveDatasetResult = 'deleted' | 'not_found' | 'in_use';
+/** The catalog's table and its migrations, a set of their own in the jobs database (after the engine's). */
+export const CATALOG_MIGRATIONS = { component: 'catalog', dir: migrationsDirectory('catalog', new URL('./migrations/', import.meta.url)) };
+
+/**
+ * A connection of the catalog's own to `<dataDir>/jobs.db`, its tables brought up to date; same thread as the job
+ * store, so their writes never contend. Run after the job store opened (its migrations come first).
+ */
+export function openCatalogDatabase(dataDir: string, { durability = 'normal' }: { durability?: Durability } = {}): Database {
+  const db = openDatabase(jobsDatabasePath(dataDir), { durability });
+  try {
+    migrate(db, CATALOG_MIGRATIONS);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+  return db;
+}
 
 /**
  * The dataset catalog and its files. An upload is streamed to `uploads/<id>.upload`, then an `import` job turns it
@@ -36,19 +56,19 @@ export class Datasets {
   readonly #engine: Engine;
   readonly #dataDir: string;
   readonly #catalog: DatasetCatalog;
-  readonly #close: () => void;
-
+  readonly #db: Database;
   readonly #maxRecordBytes: number | undefined;
 
-  /** `maxRecordBytes`: the largest single record an import accepts (the import's own default when undefined). */
-  constructor(engine: Engine, { maxRecordBytes }: { maxRecordBytes?: number } = {}) {
+  /**
+   * `db`: from openCatalogDatabase, closed with the engine. `maxRecordBytes`: the largest single record an import
+   * accepts (the import's own default when undefined).
+   */
+  constructor(engine: Engine, db: Database, { maxRecordBytes }: { maxRecordBytes?: number } = {}) {
     this.#engine = engine;
     this.#dataDir = engine.dataDir;
+    this.#db = db;
     this.#maxRecordBytes = maxRecordBytes;
-    // Its own connection to jobs.db (already migrated by the engine); same thread, so writes never contend.
-    const db = openDatabase(jobsDatabasePath(this.#dataDir), { durability: engine.config.durability });
     this.#catalog = new DatasetCatalog(db);
-    this.#close = () => db.close();
     mkdirSync(dataSubdir(this.#dataDir, DATA_DIRS.uploads), { recursive: true });
     engine.on('change', this.#onJobChange);
     engine.once('closed', () => this.close());
@@ -61,7 +81,7 @@ export class Datasets {
     const bytes = await receiveUpload(body, sourcePath, limitBytes);
     if (bytes === 0) {
       await rm(sourcePath, { force: true });
-      throw new EmptyUploadError('The upload is empty: send a CSV file with a header row, or NDJSON lines.');
+      throw new DomainError('upload_empty', 'The upload is empty: send a CSV file with a header row, or NDJSON lines.');
     }
     try {
       const payload: ImportPayload = {
@@ -69,7 +89,7 @@ export class Datasets {
         content_type: format,
         ...(this.#maxRecordBytes === undefined ? {} : { max_record_bytes: this.#maxRecordBytes }),
       };
-      const job = await this.#engine.enqueue({ kind: 'import', payload });
+      const { job } = await this.#engine.enqueue({ kind: IMPORT_KIND, payload, ref: id });
       const record = { id, name, jobId: job.id, createdAt: job.createdAt };
       this.#catalog.create(record);
       return toView({ ...record, seq: 0 }, job);
@@ -91,22 +111,29 @@ export class Datasets {
     return { datasets, nextCursor: records.length > limit ? page[page.length - 1]!.seq : null };
   }
 
-  /** Refuses while an export of it (or its import) is pending or running. */
-  async remove(id: string): Promise<RemoveDatasetResult> {
-    if (!this.#catalog.get(id)) return 'not_found';
-    if ((await this.#engine.countActiveForDataset(id)) > 0) return 'in_use';
+  /** False when there is no such dataset; refuses while its import or an export of it is pending or running. */
+  async remove(id: string): Promise<boolean> {
+    if (!this.#catalog.get(id)) return false;
+    if ((await this.#engine.countActive({ ref: id })) > 0) {
+      throw new DomainError('dataset_in_use', 'The dataset is being imported or exported; cancel those jobs or wait for them to finish.');
+    }
     this.#catalog.remove(id);
     await rm(containedPath(this.#dataDir, datasetPath(this.#dataDir, id)), { force: true });
-    return 'deleted';
+    return true;
+  }
+
+  /** Pending and running jobs of this dataset (its import, its exports). */
+  async countActiveJobs(id: string): Promise<number> {
+    return this.#engine.countActive({ ref: id });
   }
 
   close(): void {
     this.#engine.off('change', this.#onJobChange);
-    this.#close();
+    if (this.#db.open) this.#db.close();
   }
 
   readonly #onJobChange = (job: Job): void => {
-    if (job.kind !== 'import' || !isTerminal(job.status)) return;
+    if (job.kind !== IMPORT_KIND || !isTerminal(job.status)) return;
     // The path is derived from the id alone, so no payload can point this removal anywhere else.
     const datasetId = (job.payload as { dataset_id?: unknown } | null)?.dataset_id;
     if (!isUuid(datasetId)) return;
@@ -116,10 +143,6 @@ export class Datasets {
       this.#engine.logger.warn({ err, dataset_id: datasetId }, 'upload not removed');
     }
   };
-}
-
-export class EmptyUploadError extends Error {
-  override name = 'EmptyUploadError';
 }
 
 function toView(record: DatasetRecord, job: Job | undefined): DatasetView {

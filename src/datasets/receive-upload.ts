@@ -2,10 +2,8 @@ import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { DomainError } from '../domain-error.js';
 
-export class UploadTooLargeError extends Error {
-  override name = 'UploadTooLargeError';
-}
 
 /**
  * Streams a request body to `file`, never holding it whole in memory, and stops as soon as it passes
@@ -16,7 +14,7 @@ export async function receiveUpload(body: Readable, file: string, limitBytes: nu
   const limit = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
       bytes += chunk.length;
-      if (bytes > limitBytes) callback(new UploadTooLargeError(`The upload is larger than the limit of ${limitBytes} bytes.`));
+      if (bytes > limitBytes) callback(new DomainError('upload_too_large', `The upload is larger than the limit of ${limitBytes} bytes.`));
       else callback(null, chunk);
     },
   });

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { computeBackoffMs, type BackoffOptions } from './backoff.js';
-import type { Fence, Job, JobError } from './job.js';
+import type { Fence, Job, JobError, RegisteredKind } from './job.js';
 import type { JobStore } from './job-store.js';
 import type { AbortReason, RunningTask, TaskOutcome, WorkerPool } from './pool.js';
 
@@ -18,8 +18,8 @@ export interface DispatcherOptions {
   owner: string;
   leaseMs: number;
   dataDir: string;
-  /** kind → module URL; read at each claim, so kinds registered later are picked up. */
-  kinds: ReadonlyMap<string, string>;
+  /** Read at each claim, so kinds registered later are picked up. */
+  kinds: ReadonlyMap<string, RegisteredKind>;
   backoff: BackoffOptions;
   /** How often to look for work that this process was not told about (other processes, run_at reached). */
   pollIntervalMs: number;
@@ -52,10 +52,6 @@ export class Dispatcher {
 
   constructor(options: DispatcherOptions) {
     this.#options = options;
-  }
-
-  isRunning(jobId: string): boolean {
-    return this.#running.has(jobId);
   }
 
   runningJobIds(): string[] {
@@ -138,8 +134,10 @@ export class Dispatcher {
     const { pool, owner, dataDir, kinds, logger } = this.#options;
     const fence: Fence = { id: job.id, owner, attempt: job.attempts };
     const log = logger.child({ job_id: job.id, kind: job.kind, attempt: job.attempts });
+    const kind = kinds.get(job.kind)!;
     const task = pool.run({
-      moduleUrl: kinds.get(job.kind)!,
+      moduleUrl: kind.moduleUrl,
+      taskErrorCodes: kind.taskErrorCodes,
       payload: job.payload,
       jobId: job.id,
       attempt: job.attempts,

@@ -1,196 +1,76 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { existsSync, mkdirSync } from 'node:fs';
-import { availableParallelism, hostname } from 'node:os';
-import { join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { pino, type Logger } from 'pino';
-import { migrate } from '../db/migrate.js';
-import { openDatabase, type Durability } from '../db/open-database.js';
 import type { BackoffOptions } from './backoff.js';
-import { Dispatcher, type AttemptReport } from './dispatcher.js';
+import { Dispatcher } from './dispatcher.js';
 import { EngineError } from './engine-error.js';
-import { isTerminal, TIMER_LIMIT_MS, type Job, type JobStatus, type NewJob } from './job.js';
-import { SqliteJobStore, type JobStore } from './job-store.js';
+import { resolveEngineOptions, type EngineOptions, type ResolvedEngineOptions } from './engine-options.js';
+import type { CancelResult, EngineEvents, EngineStats, EnqueueRequest, EnqueueResult, ListJobsRequest } from './engine-types.js';
+import { isTerminal, JobErrorCodes, type Job, type NewJob, type RegisteredKind } from './job.js';
+import type { JobStore } from './job-store.js';
 import { LeaseKeeper } from './leases.js';
+import { decodeListCursor, encodeListCursor } from './list-cursor.js';
 import { WorkerPool } from './pool.js';
-import { workerModuleUrl } from '../runtime/single-executable.js';
 
-export interface EngineOptions {
-  /** Holds jobs.db and everything the jobs write. Created if missing. */
-  dataDir: string;
-  /** Worker threads in the pool. Default: cores − 1, at least 1. */
-  threads?: number;
-  /** Heap limit of each worker thread, MB. Default 512. */
-  workerMemoryMb?: number;
-  /** Lease of a running job, ms; renewed every third of it. Default 15000. */
-  leaseMs?: number;
-  durability?: Durability;
-  /** Pending jobs beyond which enqueue refuses with `queue_full`. Default 10000. */
-  maxPending?: number;
-  /** Attempts of a new job unless it says otherwise. Default 3. */
-  defaultMaxAttempts?: number;
-  /** The longest `timeoutMs` a job may ask for; enqueue refuses more with `timeout_too_long`. Default 7 days. */
-  maxTimeoutMs?: number;
-  /** Timeout of a job that gives none, ms. Default `maxTimeoutMs`, so that no job runs unbounded. */
-  defaultTimeoutMs?: number;
-  /** Exponential backoff between retries, ms. Default base 1000, max 300000. */
-  retryBaseMs?: number;
-  retryMaxMs?: number;
-  /** How often to look for jobs this process was not told about (other processes). Default 1000 ms. */
-  pollIntervalMs?: number;
-  /** How long a cancelled task may take to stop on its own (ctx.signal) before its thread is terminated. Default 200 ms. */
-  abortGraceMs?: number;
-  /** Minimum interval between two progress messages of one job, ms. Default 250. */
-  progressIntervalMs?: number;
-  /** Piscina niceIncrement for worker threads (Linux; needs @napi-rs/nice). Default 0. */
-  niceIncrement?: number;
-  logger?: Logger;
-  /** Use another store (e.g. another database) instead of `<dataDir>/jobs.db`. */
-  store?: JobStore;
+export interface RegisterOptions {
+  /**
+   * Enqueued only by the host application's own code, never on a client's behalf through a generic jobs API
+   * (`isPublicKind` says which is which). Such a kind cannot be registered again.
+   */
+  internal?: boolean;
+  /** Codes the kind's tasks may fail with besides task_error (their own validation failures; never retried). */
+  taskErrorCodes?: readonly string[];
 }
 
-export interface EnqueueRequest {
-  kind: string;
-  payload: unknown;
-  priority?: number;
-  maxAttempts?: number;
-  timeoutMs?: number | null;
-  /** Epoch ms before which the job is not started. */
-  runAt?: number;
-  /** With `requestHash`: a second request with the same key gets the first job back (a different hash: conflict). */
-  idempotencyKey?: string;
-  requestHash?: string;
-}
-
-export interface SubmitResult {
-  job: Job;
-  /** False when an earlier job with the same idempotency key was returned. */
-  created: boolean;
-}
-
-export interface ListJobsRequest {
-  kind?: string;
-  status?: JobStatus;
-  limit?: number;
-  /** The `nextCursor` of the previous page. */
-  cursor?: string;
-}
-
-export type CancelResult =
-  | { state: 'cancelled'; job: Job }
-  | { state: 'cancel_requested'; job: Job }
-  | { state: 'already_finished'; job: Job };
-
-export interface EngineEvents {
-  /** Every new state of a job written by this engine (insert, claim, progress, outcome, cancel, recovery). */
-  change: [job: Job];
-  /** An attempt run by this process ended and its outcome was written (a retry, a release or a final status). */
-  attemptEnd: [report: AttemptReport];
-  /** This engine recovered an orphan: its attempt ended as `lost` (the job is back to pending, or failed). */
-  recovered: [job: Job];
-  /** Emitted once per job that reached a final status through this engine, whichever way it got there. */
-  finished: [job: Job];
-  /** After close(): the pool is down and the database closed. */
-  closed: [];
-}
-
-export interface EngineStats {
-  threads: number;
-  busyThreads: number;
-  closing: boolean;
-}
-
-const BUILT_IN_KINDS: Record<string, URL> = {
-  export: new URL('../../workers/export.js', import.meta.url),
-  import: new URL('../../workers/import.js', import.meta.url),
-};
+const KIND_NAME = /^[a-z0-9][a-z0-9_.-]{0,63}$/i;
 
 /**
- * The job engine: a durable queue in SQLite, a Piscina pool, leases and recovery. Knows nothing of HTTP.
- * Lifecycle: createEngine → register kinds → start → … → close.
+ * The job engine: a durable queue in a JobStore, a Piscina pool, leases and recovery. Knows nothing of HTTP, nor
+ * of what its jobs do. Lifecycle: createEngine → register kinds → start → … → close.
  */
 export class Engine extends EventEmitter<EngineEvents> {
   readonly dataDir: string;
   readonly ownerId = randomUUID();
-  readonly #options: Required<Omit<EngineOptions, 'store' | 'logger' | 'niceIncrement'>> & { niceIncrement: number };
+  readonly #options: ResolvedEngineOptions;
   readonly #logger: Logger;
   readonly #store: JobStore;
-  readonly #kinds = new Map<string, string>();
-  /** Kinds only the host application enqueues (its own routes build their payloads); see register(). */
-  readonly #internalKinds = new Set<string>();
+  readonly #kinds = new Map<string, RegisteredKind>();
   #pool: WorkerPool | undefined;
   #dispatcher: Dispatcher | undefined;
   #leases: LeaseKeeper | undefined;
   #closing = false;
   #closed: Promise<void> | undefined;
-  /** Inserts queued in the store but not committed yet: counted against --max-pending too. */
+  /** Inserts queued in the store but not committed yet: counted against maxPending too. */
   #uncommittedInserts = 0;
 
   constructor(options: EngineOptions) {
     super();
     this.setMaxListeners(0);
     this.dataDir = resolve(options.dataDir);
-    this.#options = {
-      dataDir: this.dataDir,
-      threads: options.threads ?? Math.max(1, availableParallelism() - 1),
-      workerMemoryMb: options.workerMemoryMb ?? 512,
-      leaseMs: options.leaseMs ?? 15_000,
-      durability: options.durability ?? 'normal',
-      maxPending: options.maxPending ?? 10_000,
-      defaultMaxAttempts: options.defaultMaxAttempts ?? 3,
-      maxTimeoutMs: options.maxTimeoutMs ?? 7 * 24 * 3600 * 1000,
-      defaultTimeoutMs: options.defaultTimeoutMs ?? options.maxTimeoutMs ?? 7 * 24 * 3600 * 1000,
-      retryBaseMs: options.retryBaseMs ?? 1_000,
-      retryMaxMs: options.retryMaxMs ?? 300_000,
-      pollIntervalMs: options.pollIntervalMs ?? 1_000,
-      abortGraceMs: options.abortGraceMs ?? 200,
-      progressIntervalMs: options.progressIntervalMs ?? 250,
-      niceIncrement: options.niceIncrement ?? 0,
-    };
-    validatePositiveInteger('threads', this.#options.threads);
-    validatePositiveInteger('workerMemoryMb', this.#options.workerMemoryMb);
-    validatePositiveInteger('leaseMs', this.#options.leaseMs);
-    validatePositiveInteger('maxPending', this.#options.maxPending);
-    validatePositiveInteger('defaultMaxAttempts', this.#options.defaultMaxAttempts);
-    validatePositiveInteger('maxTimeoutMs', this.#options.maxTimeoutMs, TIMER_LIMIT_MS);
-    validatePositiveInteger('defaultTimeoutMs', this.#options.defaultTimeoutMs, this.#options.maxTimeoutMs);
+    this.#options = { ...resolveEngineOptions(options), dataDir: this.dataDir };
     this.#logger = options.logger ?? pino({ name: 'offload' });
-    mkdirSync(this.dataDir, { recursive: true });
-    if (options.store) {
-      this.#store = options.store;
-    } else {
-      const db = openDatabase(join(this.dataDir, 'jobs.db'), { durability: this.#options.durability });
-      migrate(db);
-      this.#store = new SqliteJobStore(db);
-    }
-    for (const [kind, distUrl] of Object.entries(BUILT_IN_KINDS)) {
-      const url = workerModuleUrl(distUrl);
-      if (existsSync(fileURLToPath(url))) {
-        this.#kinds.set(kind, url.href);
-        this.#internalKinds.add(kind);
-      }
-    }
+    this.#store = options.store;
   }
 
-  /**
-   * Registers a worker module (file path or URL) whose default export runs jobs of `kind`. An `internal` kind is
-   * enqueued only by the host application's own code, never on a client's behalf through a generic jobs API
-   * (`isPublicKind` says which is which).
-   */
-  register(kind: string, module: string | URL, { internal = false }: { internal?: boolean } = {}): this {
-    if (!/^[a-z0-9][a-z0-9_.-]{0,63}$/i.test(kind)) {
+  /** Registers a worker module (file path or URL) whose default export runs jobs of `kind`. */
+  register(kind: string, module: string | URL, { internal = false, taskErrorCodes = [] }: RegisterOptions = {}): this {
+    if (!KIND_NAME.test(kind)) {
       throw new EngineError('invalid_option', `job kind "${kind}" must be 1-64 letters, digits, '.', '_' or '-'`);
     }
-    if (!internal && this.#internalKinds.has(kind)) {
+    if (this.#kinds.get(kind)?.internal) {
       throw new EngineError('invalid_option', `job kind "${kind}" is built in and cannot be registered again`);
     }
+    const clash = taskErrorCodes.find((code) => Object.hasOwn(JobErrorCodes, code));
+    if (clash) throw new EngineError('invalid_option', `"${clash}" is one of the engine's own error codes`);
     const url = module instanceof URL ? module : /^[a-z]+:/i.test(module) ? new URL(module) : pathToFileURL(resolve(module));
     if (url.protocol === 'file:' && !existsSync(fileURLToPath(url))) {
       throw new EngineError('invalid_option', `worker module for kind "${kind}" not found: ${fileURLToPath(url)}`);
     }
-    this.#kinds.set(kind, url.href);
-    if (internal) this.#internalKinds.add(kind);
+    this.#kinds.set(kind, { moduleUrl: url.href, internal, taskErrorCodes: new Set(taskErrorCodes) });
     this.#dispatcher?.wake();
     return this;
   }
@@ -201,30 +81,32 @@ export class Engine extends EventEmitter<EngineEvents> {
 
   /** Registered and not internal: a kind a client may name. */
   isPublicKind(kind: string): boolean {
-    return this.#kinds.has(kind) && !this.#internalKinds.has(kind);
+    const registered = this.#kinds.get(kind);
+    return registered !== undefined && !registered.internal;
   }
 
   get publicKinds(): string[] {
-    return this.kinds.filter((kind) => !this.#internalKinds.has(kind));
+    return this.kinds.filter((kind) => this.isPublicKind(kind));
   }
 
   get logger(): Logger {
     return this.#logger;
   }
 
-  get config(): Readonly<EngineOptions> {
+  get config(): Readonly<ResolvedEngineOptions> {
     return this.#options;
   }
 
   /** Recovers jobs left by dead processes, starts the pool and begins claiming. */
   async start(): Promise<void> {
-    const backoff = this.#backoff();
+    const options = this.#options;
+    const backoff: BackoffOptions = { baseMs: options.retryBaseMs, maxMs: options.retryMaxMs };
     this.#pool = new WorkerPool({
-      threads: this.#options.threads,
-      workerMemoryMb: this.#options.workerMemoryMb,
-      abortGraceMs: this.#options.abortGraceMs,
-      progressIntervalMs: this.#options.progressIntervalMs,
-      niceIncrement: this.#options.niceIncrement,
+      threads: options.threads,
+      workerMemoryMb: options.workerMemoryMb,
+      abortGraceMs: options.abortGraceMs,
+      progressIntervalMs: options.progressIntervalMs,
+      niceIncrement: options.niceIncrement,
       onError: (err) => this.#logger.error({ err }, 'worker pool error'),
     });
     const onChange = (job: Job) => this.emit('change', job);
@@ -232,11 +114,11 @@ export class Engine extends EventEmitter<EngineEvents> {
       store: this.#store,
       pool: this.#pool,
       owner: this.ownerId,
-      leaseMs: this.#options.leaseMs,
+      leaseMs: options.leaseMs,
       dataDir: this.dataDir,
       kinds: this.#kinds,
       backoff,
-      pollIntervalMs: this.#options.pollIntervalMs,
+      pollIntervalMs: options.pollIntervalMs,
       logger: this.#logger,
       onChange,
       onAttemptEnd: (report) => {
@@ -247,7 +129,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.#leases = new LeaseKeeper({
       store: this.#store,
       self: { id: this.ownerId, hostname: hostname(), pid: process.pid, startedAt: Date.now(), heartbeatAt: Date.now() },
-      leaseMs: this.#options.leaseMs,
+      leaseMs: options.leaseMs,
       backoff,
       logger: this.#logger,
       runningJobIds: () => dispatcher.runningJobIds(),
@@ -260,20 +142,15 @@ export class Engine extends EventEmitter<EngineEvents> {
       },
     });
     const recovered = await this.#leases.start();
-    this.#logger.info(
-      { owner: this.ownerId, threads: this.#options.threads, recovered: recovered.length, kinds: this.kinds },
-      'engine started',
-    );
+    this.#logger.info({ owner: this.ownerId, threads: options.threads, recovered: recovered.length, kinds: this.kinds }, 'engine started');
     dispatcher.wake();
   }
 
-  /** Stores a new job; resolves once its row is committed. Inserts arriving in the same tick share one commit. */
-  async enqueue(request: EnqueueRequest): Promise<Job> {
-    return (await this.submit(request)).job;
-  }
-
-  /** enqueue, telling whether the job is new or an earlier one with the same idempotency key. */
-  async submit(request: EnqueueRequest): Promise<SubmitResult> {
+  /**
+   * Stores a new job; resolves once its row is committed (inserts arriving in the same tick share one commit).
+   * With an idempotency key already used for the same request hash, the earlier job comes back, `created: false`.
+   */
+  async enqueue(request: EnqueueRequest): Promise<EnqueueResult> {
     if (this.#closing) throw new EngineError('shutting_down', 'The engine is shutting down and accepts no new jobs.');
     if (!this.#kinds.has(request.kind)) {
       throw new EngineError('unknown_kind', `No worker module is registered for job kind "${request.kind}".`);
@@ -292,15 +169,16 @@ export class Engine extends EventEmitter<EngineEvents> {
       createdAt: now,
       idempotencyKey: request.idempotencyKey ?? null,
       requestHash: request.requestHash ?? null,
+      ref: request.ref ?? null,
     };
     this.#uncommittedInserts++;
-    let result: SubmitResult;
+    let result: EnqueueResult;
     try {
       // The store's group commit puts inserts that arrive together into one transaction; waking the dispatcher
       // now queues its claim behind the insert, so an idle thread takes the job in that same commit.
       const inserted = this.#store.insert([job]);
       this.#dispatcher?.wake();
-      [result] = (await inserted) as [SubmitResult];
+      [result] = (await inserted) as [EnqueueResult];
     } finally {
       this.#uncommittedInserts--;
     }
@@ -314,8 +192,9 @@ export class Engine extends EventEmitter<EngineEvents> {
     return result;
   }
 
-  async countActiveForDataset(datasetId: string): Promise<number> {
-    return this.#store.countActiveForDataset(datasetId);
+  /** Pending and running jobs enqueued with this `ref`, in every process sharing the store. */
+  async countActive(filter: { ref: string }): Promise<number> {
+    return this.#store.countActive(filter);
   }
 
   /** Forgets idempotency keys of jobs finished before `finishedBefore` (they expire with the job's results). */
@@ -329,10 +208,10 @@ export class Engine extends EventEmitter<EngineEvents> {
 
   async list(request: ListJobsRequest = {}): Promise<{ jobs: Job[]; nextCursor: string | null }> {
     const limit = request.limit ?? 50;
-    const beforeSeq = request.cursor === undefined ? undefined : decodeCursor(request.cursor);
+    const beforeSeq = request.cursor === undefined ? undefined : decodeListCursor(request.cursor);
     const rows = await this.#store.list({ kind: request.kind, status: request.status, limit: limit + 1, beforeSeq });
     const jobs = rows.slice(0, limit);
-    return { jobs, nextCursor: rows.length > limit ? encodeCursor(jobs[jobs.length - 1]!.seq) : null };
+    return { jobs, nextCursor: rows.length > limit ? encodeListCursor(jobs[jobs.length - 1]!.seq) : null };
   }
 
   /**
@@ -376,11 +255,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   }
 
   stats(): EngineStats {
-    return {
-      threads: this.#options.threads,
-      busyThreads: this.#pool?.busy ?? 0,
-      closing: this.#closing,
-    };
+    return { threads: this.#options.threads, busyThreads: this.#pool?.busy ?? 0, closing: this.#closing };
   }
 
   async countPending(): Promise<number> {
@@ -409,7 +284,7 @@ export class Engine extends EventEmitter<EngineEvents> {
 
   /**
    * Graceful shutdown: refuses new jobs, lets running ones finish for up to `graceMs`, then terminates the rest
-   * and puts them back to pending without counting the attempt.
+   * and puts them back to pending without counting the attempt. Closes the store.
    */
   close({ graceMs = 10_000 }: { graceMs?: number } = {}): Promise<void> {
     this.#closed ??= this.#close(graceMs);
@@ -448,29 +323,11 @@ export class Engine extends EventEmitter<EngineEvents> {
     }
     return request.timeoutMs;
   }
-
-  #backoff(): BackoffOptions {
-    return { baseMs: this.#options.retryBaseMs, maxMs: this.#options.retryMaxMs };
-  }
 }
 
 export function createEngine(options: EngineOptions): Engine {
   return new Engine(options);
 }
 
-function validatePositiveInteger(name: string, value: number, max = Number.MAX_SAFE_INTEGER): void {
-  if (!Number.isSafeInteger(value) || value < 1) {
-    throw new EngineError('invalid_option', `options.${name} must be a positive integer`);
-  }
-  if (value > max) throw new EngineError('invalid_option', `options.${name} must be at most ${max}`);
-}
-
-function encodeCursor(seq: number): string {
-  return Buffer.from(String(seq)).toString('base64url');
-}
-
-function decodeCursor(cursor: string): number {
-  const seq = Number(Buffer.from(cursor, 'base64url').toString());
-  if (!Number.isSafeInteger(seq) || seq < 0) throw new EngineError('invalid_option', 'The cursor is not one this server issued.');
-  return seq;
-}
+export type { EngineOptions } from './engine-options.js';
+export type { CancelResult, EngineEvents, EngineStats, EnqueueRequest, EnqueueResult, ListJobsRequest } from './engine-types.js';

@@ -11,7 +11,7 @@ export type JobStatus = (typeof JobStatus)[keyof typeof JobStatus];
 /** The longest timeout a job can have: the largest delay a Node.js timer accepts (2^31 − 1 ms, about 24.8 days). */
 export const TIMER_LIMIT_MS = 2_147_483_647;
 
-export const JOB_STATUSES: readonly JobStatus[] = Object.values(JobStatus);
+export const JOB_STATUSES = Object.values(JobStatus) as [JobStatus, ...JobStatus[]];
 
 export function isTerminal(status: JobStatus): boolean {
   return status === JobStatus.succeeded || status === JobStatus.failed || status === JobStatus.cancelled;
@@ -28,19 +28,10 @@ export const JobErrorCodes = Object.freeze({
   timeout: { retryable: false },
   cancelled: { retryable: false },
   lost: { retryable: true },
-  dataset_not_found: { retryable: false },
-  invalid_payload: { retryable: false },
-  unsupported_format: { retryable: false },
-  record_too_large: { retryable: false },
 } as const);
-export type JobErrorCode = keyof typeof JobErrorCodes;
-
-/** Codes a task may choose by throwing an error with that `code`: its own validation failures. */
-const TASK_CHOSEN_CODES: ReadonlySet<string> = new Set(['dataset_not_found', 'invalid_payload', 'unsupported_format', 'record_too_large']);
-
-export function isTaskChosenCode(code: unknown): code is JobErrorCode {
-  return typeof code === 'string' && TASK_CHOSEN_CODES.has(code);
-}
+export type EngineJobErrorCode = keyof typeof JobErrorCodes;
+/** An engine code, or one a kind was registered with (its tasks' own validation codes); never retried. */
+export type JobErrorCode = EngineJobErrorCode | (string & {});
 
 export interface JobError {
   code: JobErrorCode;
@@ -76,6 +67,8 @@ export interface Job {
   seq: number;
   idempotencyKey: string | null;
   requestHash: string | null;
+  /** The caller's own reference (e.g. the record the job works on); indexed while the job is active. */
+  ref: string | null;
 }
 
 export interface NewJob {
@@ -90,6 +83,7 @@ export interface NewJob {
   /** Same key, same hash: the existing job is returned instead of a new one. */
   idempotencyKey?: string | null;
   requestHash?: string | null;
+  ref?: string | null;
 }
 
 /** Identifies one attempt: an outcome is written only while the row still belongs to it. */
@@ -99,15 +93,13 @@ export interface Fence {
   attempt: number;
 }
 
-/** What a worker module's default export receives as its second argument (SPEC §4). */
-export interface JobContext {
-  /** Aborted when the job is cancelled, times out or the engine shuts down; the thread is terminated soon after. */
-  signal: AbortSignal;
-  /** Reports progress; cheap to call often (throttled before it crosses threads). */
-  progress(done: number, total?: number): void;
-  jobId: string;
-  attempt: number;
-  dataDir: string;
+/** A job kind as registered with the engine. */
+export interface RegisteredKind {
+  moduleUrl: string;
+  /** Enqueued only by the host application, never on a client's behalf (see Engine.register). */
+  internal: boolean;
+  /** The codes its tasks may fail with besides task_error: their own validation failures, never retried. */
+  taskErrorCodes: ReadonlySet<string>;
 }
 
-export type JobHandler = (payload: any, ctx: JobContext) => unknown | Promise<unknown>;
+export type { JobContext, JobHandler } from '../contracts/task-context.js';

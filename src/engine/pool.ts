@@ -3,8 +3,8 @@ import { BroadcastChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { workerModuleUrl } from '../runtime/single-executable.js';
 import type { JobError } from './job.js';
-import { isTaskChosenCode, JobErrorCodes } from './job.js';
-import type { FromWorkerMessage, TaskProgress, TaskReply, TaskRequest, ToWorkerMessage } from './task-protocol.js';
+import { JobErrorCodes } from './job.js';
+import type { FromWorkerMessage, TaskProgress, TaskReply, TaskRequest, ToWorkerMessage } from '../contracts/task-protocol.js';
 
 export interface WorkerPoolOptions {
   threads: number;
@@ -20,6 +20,8 @@ export interface WorkerPoolOptions {
 
 export interface TaskSpec {
   moduleUrl: string;
+  /** The codes this kind's tasks may fail with besides task_error (registered with the kind). */
+  taskErrorCodes: ReadonlySet<string>;
   payload: unknown;
   jobId: string;
   attempt: number;
@@ -107,7 +109,7 @@ export class WorkerPool {
     const outcome = this.#piscina
       .run(request, { signal: controller.signal })
       .then(
-        (reply: TaskReply): TaskOutcome => (abortReason ? abortedOutcome(abortReason) : fromReply(reply)),
+        (reply: TaskReply): TaskOutcome => (abortReason ? abortedOutcome(abortReason) : fromReply(reply, spec.taskErrorCodes)),
         (err: unknown): TaskOutcome => (abortReason ? abortedOutcome(abortReason) : fromRejection(err, this.#options.workerMemoryMb)),
       )
       .finally(() => {
@@ -135,11 +137,11 @@ export class WorkerPool {
   }
 }
 
-function fromReply(reply: TaskReply): TaskOutcome {
+function fromReply(reply: TaskReply, taskErrorCodes: ReadonlySet<string>): TaskOutcome {
   if (reply.ok) return reply;
   const { error } = reply;
-  // A task may name one of the validation codes; any other failure of the task is a task_error.
-  const code = isTaskChosenCode(error.code) ? error.code : 'task_error';
+  // A task may name one of its kind's codes; any other failure of the task is a task_error.
+  const code = error.code !== null && taskErrorCodes.has(error.code) ? error.code : 'task_error';
   const details: Record<string, unknown> = { error_name: error.name };
   if (error.code && code === 'task_error') details.error_code = error.code;
   return {

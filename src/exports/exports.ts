@@ -1,9 +1,11 @@
 import { stat, rm } from 'node:fs/promises';
-import type { CancelResult, Engine, SubmitResult } from '../engine/engine.js';
-import type { Job } from '../engine/job.js';
-import type { Datasets } from '../datasets/datasets.js';
+import type { Stats } from 'node:fs';
 import { containedPath, exportPath } from '../contracts/data-layout.js';
-import { exportExtension, type ExportCompression, type ExportFormatName, type ExportPayload, type ExportResult } from '../contracts/export-contract.js';
+import { EXPORT_KIND, exportExtension, type ExportCompression, type ExportFormatName, type ExportPayload, type ExportResult } from '../contracts/export-contract.js';
+import type { Datasets } from '../datasets/datasets.js';
+import { DomainError } from '../domain-error.js';
+import type { CancelResult, Engine, EnqueueResult } from '../engine/engine.js';
+import type { Job } from '../engine/job.js';
 
 export interface CreateExportRequest {
   dataset_id: string;
@@ -15,18 +17,14 @@ export interface CreateExportRequest {
   timeout_ms?: number;
 }
 
-export type CreateExportOutcome =
-  | ({ ok: true } & SubmitResult)
-  | { ok: false; reason: 'dataset_not_found' | 'dataset_not_ready' | 'unknown_column'; message: string; details?: unknown };
+export interface ExportFile {
+  job: Job;
+  result: ExportResult;
+  path: string;
+  stats: Stats;
+}
 
-export type DownloadOutcome =
-  | { state: 'not_found' }
-  | { state: 'not_ready'; job: Job }
-  | { state: 'failed'; job: Job }
-  | { state: 'gone'; job: Job }
-  | { state: 'ready'; job: Job; artifact: ExportResult; path: string; size: number; mtime: Date };
-
-export type RemoveExportOutcome = { state: 'not_found' } | { state: 'deleted' } | CancelResult;
+export type RemoveExportOutcome = { state: 'deleted' } | Exclude<CancelResult, { state: 'already_finished' }>;
 
 /** Exports are jobs of kind `export`; their files live in `<dataDir>/exports/` until `resultTtlMs` after they finish. */
 export class Exports {
@@ -40,17 +38,19 @@ export class Exports {
     this.resultTtlMs = resultTtlMs;
   }
 
-  /** Checks the dataset and columns now (422/409 at enqueue), so that most mistakes never reach a worker. */
-  async create(request: CreateExportRequest, idempotency?: { idempotencyKey: string; requestHash: string }): Promise<CreateExportOutcome> {
+  /** Checks the dataset and columns now, so that most mistakes never reach a worker. */
+  async create(request: CreateExportRequest, idempotency?: { idempotencyKey: string; requestHash: string }): Promise<EnqueueResult> {
     const dataset = await this.#datasets.get(request.dataset_id);
-    if (!dataset) return { ok: false, reason: 'dataset_not_found', message: `No dataset with id ${request.dataset_id}.` };
+    if (!dataset) throw new DomainError('dataset_not_found', `No dataset with id ${request.dataset_id}.`);
     if (dataset.status !== 'ready') {
-      return { ok: false, reason: 'dataset_not_ready', message: `The dataset is ${dataset.status === 'importing' ? 'still importing' : 'not usable: its import failed'}.` };
+      throw new DomainError('dataset_not_ready', `The dataset is ${dataset.status === 'importing' ? 'still importing' : 'not usable: its import failed'}.`);
     }
     const known = new Set(dataset.columns!.map((c) => c.name));
     const unknown = (request.columns ?? []).filter((name) => !known.has(name));
     if (unknown.length > 0) {
-      return { ok: false, reason: 'unknown_column', message: `The dataset has no column ${unknown.map((n) => JSON.stringify(n)).join(', ')}.`, details: { unknown_columns: unknown } };
+      throw new DomainError('unknown_column', `The dataset has no column ${unknown.map((n) => JSON.stringify(n)).join(', ')}.`, {
+        details: { unknown_columns: unknown },
+      });
     }
     const payload: ExportPayload = {
       dataset_id: request.dataset_id,
@@ -59,63 +59,67 @@ export class Exports {
       compression: request.compression ?? 'none',
       filename_base: dataset.name,
     };
-    const result = await this.#engine.submit({
-      kind: 'export',
+    return this.#engine.enqueue({
+      kind: EXPORT_KIND,
       payload,
+      ref: dataset.id,
       priority: request.priority,
       maxAttempts: request.max_attempts,
       timeoutMs: request.timeout_ms,
       ...idempotency,
     });
-    return { ok: true, ...result };
   }
 
   async get(id: string): Promise<Job | undefined> {
     const job = await this.#engine.get(id);
-    return job?.kind === 'export' ? job : undefined;
+    return job?.kind === EXPORT_KIND ? job : undefined;
   }
 
   /** The job document's `result` for an export: where to download it, what it is, until when it is kept. */
   async describeResult(job: Job): Promise<Record<string, unknown> | null> {
     if (job.status !== 'succeeded' || !job.result) return null;
-    const artifact = job.result as ExportResult;
+    const result = job.result as ExportResult;
     const expiresAt = new Date((job.finishedAt ?? job.updatedAt) + this.resultTtlMs).toISOString();
-    const available = (await this.#fileStat(job)) !== undefined;
     return {
       download_url: `/exports/${job.id}/download`,
-      bytes: artifact.bytes,
-      rows: artifact.rows,
-      sha256: artifact.sha256,
-      content_type: artifact.content_type,
-      filename: artifact.filename,
+      bytes: result.bytes,
+      rows: result.rows,
+      sha256: result.sha256,
+      content_type: result.content_type,
+      filename: result.filename,
       expires_at: expiresAt,
-      expired: !available,
+      expired: (await this.#fileStat(job)) === undefined,
     };
   }
 
-  async download(id: string): Promise<DownloadOutcome> {
-    const job = await this.get(id);
-    if (!job) return { state: 'not_found' };
-    if (job.status === 'pending' || job.status === 'running') return { state: 'not_ready', job };
-    if (job.status !== 'succeeded') return { state: 'failed', job };
-    const artifact = job.result as ExportResult;
+  /** The finished export's file, or a DomainError saying why there is none. */
+  async file(job: Job): Promise<ExportFile> {
+    if (job.status === 'pending' || job.status === 'running') {
+      throw new DomainError('export_not_ready', `The export is ${job.status}; download it once it has succeeded.`);
+    }
+    if (job.status !== 'succeeded') {
+      throw new DomainError('export_failed', `The export ended ${job.status}${job.error ? `: ${job.error.message}` : ''}; there is no file.`);
+    }
     const path = this.#fileOf(job);
     const stats = await this.#fileStat(job);
-    if (!path || !stats) return { state: 'gone', job };
-    return { state: 'ready', job, artifact, path, size: stats.size, mtime: stats.mtime };
+    if (!path || !stats) throw new DomainError('export_gone', 'The export file expired or was deleted; start a new export.');
+    return { job, result: job.result as ExportResult, path, stats };
   }
 
   /** Cancels a pending or running export; deletes the file of a finished one (the job row stays, as history). */
-  async remove(id: string): Promise<RemoveExportOutcome> {
-    const job = await this.get(id);
-    if (!job) return { state: 'not_found' };
-    if (job.status === 'pending' || job.status === 'running') return (await this.#engine.cancel(id))!;
+  async remove(job: Job): Promise<RemoveExportOutcome> {
+    if (job.status === 'pending' || job.status === 'running') {
+      const cancelled = await this.#engine.cancel(job.id);
+      if (cancelled && cancelled.state !== 'already_finished') return cancelled;
+      // It finished meanwhile: deleting a finished export removes its file.
+      job = cancelled?.job ?? job;
+    }
     const file = job.status === 'succeeded' ? this.#fileOf(job) : undefined;
     if (file) await rm(file, { force: true });
     return { state: 'deleted' };
   }
 
-  async #fileStat(job: Job) {
+  async #fileStat(job: Job): Promise<Stats | undefined> {
     const path = this.#fileOf(job);
     if (!path) return undefined;
     try {

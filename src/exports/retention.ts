@@ -3,19 +3,21 @@ import { join } from 'node:path';
 import { DATA_DIRS, dataSubdir, datasetIdOfUpload, type DataDirName } from '../contracts/data-layout.js';
 import type { Logger } from 'pino';
 import type { Engine } from '../engine/engine.js';
+import type { Datasets } from '../datasets/datasets.js';
 
 /** Which files of each directory may expire; an upload only once no job of its dataset is pending or running. */
-const SWEPT: Array<[DataDirName, (name: string, engine: Engine) => Promise<boolean>]> = [
+const SWEPT: Array<[DataDirName, (name: string, datasets: Datasets) => Promise<boolean>]> = [
   [DATA_DIRS.exports, async () => true],
-  [DATA_DIRS.uploads, async (name, engine) => {
+  [DATA_DIRS.uploads, async (name, datasets) => {
     const datasetId = datasetIdOfUpload(name);
-    return datasetId === undefined || (await engine.countActiveForDataset(datasetId)) === 0;
+    return datasetId === undefined || (await datasets.countActiveJobs(datasetId)) === 0;
   }],
   [DATA_DIRS.datasets, async (name) => name.endsWith('.tmp')],
 ];
 
 export interface RetentionOptions {
   engine: Engine;
+  datasets: Datasets;
   resultTtlMs: number;
   logger: Logger;
   /** How often to sweep. Default: a quarter of the TTL, between 1 s and 10 min. */
@@ -28,7 +30,7 @@ export interface RetentionOptions {
  * finished before it. File age is read from the file itself, so a crash between a job's end and any bookkeeping
  * cannot leave a file behind forever.
  */
-export function startRetentionSweeper({ engine, resultTtlMs, logger, intervalMs }: RetentionOptions): { sweep(): Promise<number>; stop(): void } {
+export function startRetentionSweeper({ engine, datasets, resultTtlMs, logger, intervalMs }: RetentionOptions): { sweep(): Promise<number>; stop(): void } {
   const every = intervalMs ?? Math.min(600_000, Math.max(1000, resultTtlMs / 4));
   const sweep = async (): Promise<number> => {
     const cutoff = Date.now() - resultTtlMs;
@@ -45,7 +47,7 @@ export function startRetentionSweeper({ engine, resultTtlMs, logger, intervalMs 
       for (const name of names) {
         const file = join(path, name);
         try {
-          if ((await stat(file)).mtimeMs < cutoff && (await isExpirable(name, engine))) {
+          if ((await stat(file)).mtimeMs < cutoff && (await isExpirable(name, datasets))) {
             await rm(file, { force: true });
             removed++;
           }

@@ -3,8 +3,8 @@ import Koa from 'koa';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Engine } from '../engine/engine.js';
-import { Datasets } from '../datasets/datasets.js';
-import { Exports } from '../exports/exports.js';
+import type { Datasets } from '../datasets/datasets.js';
+import type { Exports } from '../exports/exports.js';
 import { createDashboardRoutes, dashboardRouteDocs } from './dashboard-routes.js';
 import { createDatasetRoutes, datasetRouteDocs } from './dataset-routes.js';
 import { createExportRoutes, exportRouteDocs } from './export-routes.js';
@@ -22,45 +22,51 @@ import { logRequests } from './request-log.js';
 
 export interface AppOptions {
   engine: Engine;
+  datasets: Datasets;
+  exports: Exports;
   logger: Logger;
-  /** Bearer token required on every route but /healthz. */
+  /** Bearer token required on every route but /healthz and the dashboard's files. */
   token?: string;
-  /** Largest JSON request body, bytes. Default 1 MiB. */
+  /** Largest JSON request body, bytes. */
   jsonLimitBytes?: number;
   /** Where offload's metrics are registered (to merge them with an embedder's). Default: a registry of this app's own. */
   metricsRegistry?: Registry;
-  /** Largest dataset upload, bytes. Default 1 GiB. */
+  /** Largest dataset upload, bytes. */
   maxUploadBytes?: number;
-  /** How long finished export files are kept, ms (shown in the export document). Default 24 h. */
-  resultTtlMs?: number;
-  /** The dataset catalog; by default one on the engine's data directory, closed with the engine. */
-  datasets?: Datasets;
-  /** Largest single imported record (NDJSON line, CSV row), bytes. Default 16 MiB. */
-  maxRecordBytes?: number;
   /**
    * When set, only loopback host names and these are answered (DNS-rebinding defence for a server bound to
    * loopback); undefined answers any `Host`.
    */
   allowedHosts?: readonly string[];
-  /** Open event streams at most, in all and per client address. Defaults 1000 and 32. */
+  /** Open event streams at most, in all and per client address. */
   maxEventStreams?: number;
   maxEventStreamsPerClient?: number;
 }
 
-/** The HTTP face of the engine. Routes stay thin: validate, call the engine, shape the answer. */
+/** The HTTP layer's defaults; the command line's flags default to these too. */
+export const APP_DEFAULTS = Object.freeze({
+  jsonLimitBytes: 1024 * 1024,
+  maxUploadBytes: 1024 * 1024 * 1024,
+  maxEventStreams: 1000,
+  maxEventStreamsPerClient: 32,
+});
+
+/**
+ * The HTTP face of the engine and the domain, which it is handed (src/compose.ts builds them). Routes stay thin:
+ * validate, call, shape the answer.
+ */
 export function createApp({
   engine,
+  datasets,
+  exports,
   logger,
   token,
-  jsonLimitBytes = 1024 * 1024,
+  jsonLimitBytes = APP_DEFAULTS.jsonLimitBytes,
   metricsRegistry,
-  maxUploadBytes = 1024 * 1024 * 1024,
-  resultTtlMs = 24 * 3600 * 1000,
-  maxRecordBytes,
-  datasets = new Datasets(engine, { maxRecordBytes }),
+  maxUploadBytes = APP_DEFAULTS.maxUploadBytes,
   allowedHosts,
-  maxEventStreams = 1000,
-  maxEventStreamsPerClient = 32,
+  maxEventStreams = APP_DEFAULTS.maxEventStreams,
+  maxEventStreamsPerClient = APP_DEFAULTS.maxEventStreamsPerClient,
 }: AppOptions): Koa {
   const app = new Koa();
   app.proxy = false;
@@ -79,7 +85,7 @@ export function createApp({
     createHealthRoutes(engine),
     createJobRoutes(engine, jsonBody, eventStreams),
     createDatasetRoutes(datasets, maxUploadBytes),
-    createExportRoutes(engine, new Exports(engine, datasets, resultTtlMs), jsonBody, eventStreams),
+    createExportRoutes(engine, exports, jsonBody, eventStreams),
     createMetricsRoutes(metrics),
     createOpenApiRoutes(() => buildOpenApiDocument(routeDocs, { version: VERSION, auth: Boolean(token) })),
   ];

@@ -1,6 +1,5 @@
 import Router from '@koa/router';
-import { UploadTooLargeError } from '../datasets/receive-upload.js';
-import { EmptyUploadError, type Datasets, type UploadFormat } from '../datasets/datasets.js';
+import type { Datasets, UploadFormat } from '../datasets/datasets.js';
 import { AppError } from './errors.js';
 import { decodePageCursor, encodePageCursor } from './page-cursor.js';
 import type { RouteDoc } from './openapi.js';
@@ -34,17 +33,7 @@ export function createDatasetRoutes(datasets: Datasets, maxUploadBytes: number):
       ctx.set('Connection', 'close');
       throw new AppError('payload_too_large', `The upload is larger than the limit of ${maxUploadBytes} bytes.`);
     }
-    let dataset;
-    try {
-      dataset = await datasets.create({ name: query.name, format, body: ctx.req, limitBytes: maxUploadBytes });
-    } catch (err) {
-      if (err instanceof UploadTooLargeError) {
-        ctx.set('Connection', 'close');
-        throw new AppError('payload_too_large', err.message);
-      }
-      if (err instanceof EmptyUploadError) throw new AppError('invalid_request', err.message);
-      throw err;
-    }
+    const dataset = await datasets.create({ name: query.name, format, body: ctx.req, limitBytes: maxUploadBytes });
     ctx.status = 202;
     ctx.set({ Location: `/datasets/${dataset.id}`, 'Retry-After': '1' });
     ctx.body = { dataset_id: dataset.id, job_id: dataset.job_id, status: dataset.status, status_url: `/datasets/${dataset.id}` };
@@ -64,9 +53,7 @@ export function createDatasetRoutes(datasets: Datasets, maxUploadBytes: number):
 
   router.delete('/:id', async (ctx) => {
     const dataset = await loadDataset(ctx.params.id);
-    const outcome = await datasets.remove(dataset.id);
-    if (outcome === 'not_found') throw new AppError('not_found', `No dataset with id ${dataset.id}.`);
-    if (outcome === 'in_use') throw new AppError('conflict', 'The dataset is being imported or exported; cancel those jobs or wait for them first.');
+    if (!(await datasets.remove(dataset.id))) throw new AppError('not_found', `No dataset with id ${dataset.id}.`);
     ctx.status = 204;
   });
 

@@ -1,6 +1,7 @@
 import type { Context, Next } from 'koa';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
+import { DomainError, type DomainErrorCode } from '../domain-error.js';
 import { EngineError, type EngineErrorCode } from '../engine/engine-error.js';
 import type { ErrorResponse } from './schemas.js';
 
@@ -87,6 +88,19 @@ const ENGINE_ERRORS: Record<EngineErrorCode, (err: EngineError) => AppError> = {
     new AppError('invalid_request', err.message, { details: [{ in: 'body', path: 'timeout_ms', message: err.message, ...err.details }] }),
 };
 
+const DOMAIN_ERRORS: Record<DomainErrorCode, (err: DomainError) => AppError> = {
+  dataset_not_found: (err) => new AppError('dataset_not_found', err.message),
+  dataset_not_ready: (err) => new AppError('conflict', err.message),
+  dataset_in_use: (err) => new AppError('conflict', err.message),
+  unknown_column: (err) => new AppError('unknown_column', err.message, { details: err.details }),
+  // The rest of the upload is not read: the connection cannot be reused.
+  upload_too_large: (err) => new AppError('payload_too_large', err.message, { headers: { Connection: 'close' } }),
+  upload_empty: (err) => new AppError('invalid_request', err.message),
+  export_not_ready: (err) => new AppError('not_ready', err.message, { headers: { 'Retry-After': '1' } }),
+  export_failed: (err) => new AppError('conflict', err.message),
+  export_gone: (err) => new AppError('gone', err.message),
+};
+
 /** Turns a zod failure into the 400 answer, with one entry per problem. */
 export function invalidRequest(error: z.ZodError, where: 'body' | 'query' | 'path' | 'header'): AppError {
   const details = error.issues.map((issue) => ({
@@ -103,6 +117,7 @@ export function invalidRequest(error: z.ZodError, where: 'body' | 'query' | 'pat
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
   if (err instanceof EngineError) return ENGINE_ERRORS[err.code](err);
+  if (err instanceof DomainError) return DOMAIN_ERRORS[err.code](err);
   const status = (err as { status?: unknown })?.status;
   const type = (err as { type?: unknown })?.type;
   // Errors from koa-bodyparser (raw-body / co-body) and @koa/router carry a status and a type.

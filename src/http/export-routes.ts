@@ -1,10 +1,10 @@
-import { createReadStream } from 'node:fs';
 import Router from '@koa/router';
 import type { Engine } from '../engine/engine.js';
 import type { Job } from '../engine/job.js';
+import { EXPORT_KIND } from '../contracts/export-contract.js';
 import type { Exports } from '../exports/exports.js';
-import { parseByteRange } from './byte-range.js';
 import { AppError } from './errors.js';
+import { sendFile } from './file-download.js';
 import { readIdempotency } from './idempotency.js';
 import { toJobDocument } from './job-document.js';
 import type { RouteDoc } from './openapi.js';
@@ -42,12 +42,7 @@ export function createExportRoutes(
 
   router.post('/', jsonBody, async (ctx) => {
     const body = validate(CreateExportBody, ctx.request.body, 'body');
-    const outcome = await exports.create(body, readIdempotency(ctx, 'exports', body));
-    if (!outcome.ok) {
-      if (outcome.reason === 'dataset_not_ready') throw new AppError('conflict', outcome.message);
-      throw new AppError(outcome.reason, outcome.message, { details: outcome.details });
-    }
-    const { job, created } = outcome;
+    const { job, created } = await exports.create(body, readIdempotency(ctx, 'exports', body));
     ctx.status = created ? 202 : 200;
     ctx.set({ Location: `/exports/${job.id}`, 'Retry-After': '1' });
     ctx.body = { job_id: job.id, status: job.status, status_url: `/exports/${job.id}` };
@@ -55,7 +50,7 @@ export function createExportRoutes(
 
   router.get('/', async (ctx) => {
     const query = validate(ListExportsQuery, ctx.query, 'query');
-    const page = await engine.list({ kind: 'export', status: query.status as never, limit: query.limit, cursor: query.cursor });
+    const page = await engine.list({ kind: EXPORT_KIND, status: query.status, limit: query.limit, cursor: query.cursor });
     ctx.body = { exports: await Promise.all(page.jobs.map(toExportDocument)), next_cursor: page.nextCursor };
   });
 
@@ -71,58 +66,12 @@ export function createExportRoutes(
   });
 
   router.get('/:id/download', async (ctx) => {
-    const job = await loadExport(ctx.params.id);
-    const download = await exports.download(job.id);
-    switch (download.state) {
-      case 'not_found':
-        throw new AppError('not_found', `No export with id ${job.id}.`);
-      case 'not_ready':
-        throw new AppError('not_ready', `The export is ${download.job.status}; download it once it has succeeded.`, { headers: { 'Retry-After': '1' } });
-      case 'failed':
-        throw new AppError('conflict', `The export ended ${download.job.status}${download.job.error ? `: ${download.job.error.message}` : ''}; there is no file.`);
-      case 'gone':
-        throw new AppError('gone', 'The export file expired or was deleted; start a new export.');
-      case 'ready': {
-        const { artifact, path, size } = download;
-        const etag = `"${artifact.sha256}"`;
-        ctx.set({
-          'Content-Type': artifact.content_type,
-          'Content-Disposition': contentDisposition(artifact.filename),
-          ETag: etag,
-          'Accept-Ranges': 'bytes',
-          'Last-Modified': download.mtime.toUTCString(),
-          'Cache-Control': 'private, max-age=0, must-revalidate',
-        });
-        if (ctx.get('If-None-Match') === etag) {
-          ctx.status = 304;
-          return;
-        }
-        const ifRange = ctx.get('If-Range');
-        const range = !ifRange || ifRange === etag ? parseByteRange(ctx.get('Range'), size) : undefined;
-        if (range === 'unsatisfiable') {
-          throw new AppError('range_not_satisfiable', `The requested range is outside the file of ${size} bytes.`, {
-            headers: { 'Content-Range': `bytes */${size}` },
-          });
-        }
-        if (range) {
-          ctx.status = 206;
-          ctx.set('Content-Range', `bytes ${range.start}-${range.end}/${size}`);
-          ctx.body = createReadStream(path, { start: range.start, end: range.end });
-          ctx.length = range.end - range.start + 1;
-        } else {
-          ctx.status = 200;
-          ctx.body = createReadStream(path);
-          ctx.length = size;
-        }
-        return;
-      }
-    }
+    const { result, path, stats } = await exports.file(await loadExport(ctx.params.id));
+    sendFile(ctx, { path, size: stats.size, mtime: stats.mtime, contentType: result.content_type, filename: result.filename, contentHash: result.sha256 });
   });
 
   router.delete('/:id', async (ctx) => {
-    const job = await loadExport(ctx.params.id);
-    const outcome = await exports.remove(job.id);
-    if (outcome.state === 'not_found') throw new AppError('not_found', `No export with id ${job.id}.`);
+    const outcome = await exports.remove(await loadExport(ctx.params.id));
     if (outcome.state === 'deleted') {
       ctx.status = 204;
       return;
@@ -133,15 +82,6 @@ export function createExportRoutes(
 
   return router;
 }
-
-/** RFC 6266: an ASCII fallback plus the exact UTF-8 name. */
-function contentDisposition(filename: string): string {
-  // encodeURIComponent throws on a lone surrogate; such a name gets U+FFFD in its place.
-  filename = filename.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
-  const ascii = filename.replace(/[^\x20-\x7e]/g, '_').replace(/["\\]/g, '_');
-  return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(filename)}`;
-}
-
 const retryAfter = { 'Retry-After': { description: 'Seconds to wait before polling again.' } };
 
 /** The OpenAPI description of the routes above; test/openapi.test.ts keeps the two in step. */

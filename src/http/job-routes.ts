@@ -30,7 +30,7 @@ export function createJobRoutes(engine: Engine, jsonBody: ReturnType<typeof requ
         details: { kind: body.kind, kinds: known },
       });
     }
-    const { job, created } = await engine.submit({
+    const { job, created } = await engine.enqueue({
       kind: body.kind,
       payload: body.payload,
       priority: body.priority,
@@ -45,7 +45,7 @@ export function createJobRoutes(engine: Engine, jsonBody: ReturnType<typeof requ
 
   router.get('/', async (ctx) => {
     const query = validate(ListJobsQuery, ctx.query, 'query');
-    const page = await engine.list({ kind: query.kind, status: query.status as never, limit: query.limit, cursor: query.cursor });
+    const page = await engine.list({ kind: query.kind, status: query.status, limit: query.limit, cursor: query.cursor });
     ctx.body = { jobs: page.jobs.map(toJobDocument), next_cursor: page.nextCursor } satisfies JobList;
   });
 

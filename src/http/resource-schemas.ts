@@ -17,7 +17,7 @@ export const PageQuery = z.strictObject({
 });
 
 export const ListExportsQuery = PageQuery.extend({
-  status: z.enum(JOB_STATUSES as [string, ...string[]]).optional(),
+  status: z.enum(JOB_STATUSES).optional(),
 });
 
 export const DatasetColumnSchema = z.object({ name: z.string(), type: z.enum(COLUMN_TYPES) });

@@ -35,7 +35,7 @@ export type CreateJobBody = z.infer<typeof CreateJobBody>;
 
 export const ListJobsQuery = z.strictObject({
   kind: z.string().min(1).max(64).optional(),
-  status: z.enum(JOB_STATUSES as [string, ...string[]]).optional(),
+  status: z.enum(JOB_STATUSES).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
   cursor: z.string().min(1).max(64).optional().describe('The `next_cursor` of the previous page.'),
 });
@@ -50,7 +50,7 @@ apiSchemas.add(JobErrorSchema, { id: 'JobError' });
 export const JobDocument = z.object({
   job_id: z.uuid(),
   kind: z.string(),
-  status: z.enum(JOB_STATUSES as [string, ...string[]]),
+  status: z.enum(JOB_STATUSES),
   progress: z.object({ done: z.number(), total: z.number().nullable(), percent: z.number().nullable() }).nullable(),
   attempts: z.int(),
   max_attempts: z.int(),
@@ -69,7 +69,7 @@ apiSchemas.add(JobDocument, { id: 'JobDocument' });
 
 export const JobAccepted = z.object({
   job_id: z.uuid(),
-  status: z.enum(JOB_STATUSES as [string, ...string[]]).describe('`pending` for a new job; the current status for an idempotent replay.'),
+  status: z.enum(JOB_STATUSES).describe('`pending` for a new job; the current status for an idempotent replay.'),
   status_url: z.string().describe('Where to poll the job: GET it for the job document.'),
 });
 export type JobAccepted = z.infer<typeof JobAccepted>;

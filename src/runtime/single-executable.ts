@@ -55,9 +55,13 @@ export function workerModuleUrl(distUrl: URL): URL {
   return pathToFileURL(join(assetDirectory(), name));
 }
 
-export function migrationsDirectory(): string {
-  if (isSingleExecutable()) return join(assetDirectory(), 'migrations');
-  return fileURLToPath(new URL('../db/migrations/', import.meta.url));
+/**
+ * Where a set of SQL migrations is: beside its compiled module (`sourceDir`), or, in the single executable,
+ * extracted as `migrations/<component>/`.
+ */
+export function migrationsDirectory(component: string, sourceDir: URL): string {
+  if (isSingleExecutable()) return join(assetDirectory(), 'migrations', component);
+  return fileURLToPath(sourceDir);
 }
 
 export function readPackageJson(): { name: string; version: string } {

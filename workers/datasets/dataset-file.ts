@@ -8,7 +8,7 @@ import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmS
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { Database as SqliteDatabase } from 'better-sqlite3';
-import { createTaskError } from '../job-error.js';
+import { createTaskError } from '../../src/contracts/task-errors.js';
 import { containedPath, DATA_DIRS, dataSubdir, datasetPath, isUuid } from '../../src/contracts/data-layout.js';
 import { COLUMN_TYPES, type ColumnType, type DatasetColumn } from '../../src/contracts/import-contract.js';
 

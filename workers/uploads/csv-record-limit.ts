@@ -4,7 +4,7 @@
 // separators, quotes and line ends, and never limits the number of fields — a row of 15 million commas is 15
 // million empty strings in one array (450 MB of heap) before anyone can look at it.
 import { Transform, type TransformCallback } from 'node:stream';
-import { createTaskError } from '../job-error.js';
+import { createTaskError } from '../../src/contracts/task-errors.js';
 import { recordTooLargeMessage } from './upload-pipeline.js';
 
 export interface CsvRecordLimits {

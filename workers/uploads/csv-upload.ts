@@ -4,7 +4,7 @@
 import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { parse, CsvError, type Options, type Parser } from 'csv-parse';
-import { createTaskError } from '../job-error.js';
+import { createTaskError } from '../../src/contracts/task-errors.js';
 import { MAX_COLUMNS } from '../datasets/dataset-file.js';
 import { createUtf8Validator, InvalidUtf8Error, lineAtByteOffset } from './utf8-validator.js';
 import { createCsvRecordLimit } from './csv-record-limit.js';

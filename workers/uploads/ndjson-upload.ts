@@ -3,7 +3,7 @@
 // batch is held in memory.
 import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
-import { createTaskError } from '../job-error.js';
+import { createTaskError } from '../../src/contracts/task-errors.js';
 import { MAX_COLUMNS } from '../datasets/dataset-file.js';
 import { createUtf8Validator, InvalidUtf8Error, lineAtByteOffset } from './utf8-validator.js';
 import { JsonNested, JsonNumber, type JsonCell } from './type-inference.js';

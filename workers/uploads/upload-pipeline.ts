@@ -5,8 +5,9 @@ export interface UploadReadOptions {
   onBytesRead(totalBytes: number): void;
   /**
    * The largest single record accepted, in bytes of the file as written: an NDJSON line without its line end, a
-   * CSV record with its separators and quotes but without its line end. A longer one fails with
-   * `record_too_large` as soon as the reader has seen one byte too many, before it is ever held whole.
+   * CSV record with its separators and quotes but without its line end (a BOM counts toward NDJSON's first line
+   * only). A longer one fails with `record_too_large` in the read chunk (1 MiB) where it passes the limit, before
+   * it is ever held whole.
    */
   maxRecordBytes: number;
   batchSize?: number;

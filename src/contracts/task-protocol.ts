@@ -1,4 +1,4 @@
-// Messages that cross the thread boundary between the dispatcher (main thread) and workers/runner.ts.
+// Messages that cross the thread boundary between the dispatcher (main thread) and workers/runner.cts.
 
 export interface TaskRequest {
   moduleUrl: string;

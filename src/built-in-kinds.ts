@@ -1,0 +1,24 @@
+// The job kinds offload itself provides, in one list read by the composition root (to register them) and by
+// scripts/build-binary.mjs (to bundle each worker module into the single executable).
+import { workerModuleUrl } from './runtime/single-executable.js';
+import { EXPORT_KIND } from './contracts/export-contract.js';
+import { IMPORT_KIND } from './contracts/import-contract.js';
+import { DATASET_TASK_ERROR_CODES } from './contracts/task-errors.js';
+
+export interface BuiltInKind {
+  kind: string;
+  /** The worker module's source, relative to the project root; it compiles to dist/<same path>.js. */
+  entry: string;
+  /** The codes, besides the engine's own, its tasks may fail with (their validation). */
+  errorCodes: readonly string[];
+}
+
+export const BUILT_IN_KINDS: readonly BuiltInKind[] = Object.freeze([
+  { kind: EXPORT_KIND, entry: 'workers/export.ts', errorCodes: DATASET_TASK_ERROR_CODES },
+  { kind: IMPORT_KIND, entry: 'workers/import.ts', errorCodes: DATASET_TASK_ERROR_CODES },
+]);
+
+/** Where the compiled module of `kind` is: in dist/, or extracted from the single executable. */
+export function builtInKindUrl({ entry }: BuiltInKind): URL {
+  return workerModuleUrl(new URL(`../${entry.replace(/\.ts$/, '.js')}`, import.meta.url));
+}

@@ -1,0 +1,90 @@
+// The one composition root: open and migrate the database → the engine and its kinds → the domain (datasets,
+// exports, retention) → the HTTP app. `offload serve` uses it, and so can an embedder: nothing is left to wire.
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type Koa from 'koa';
+import type { Logger } from 'pino';
+import { BUILT_IN_KINDS, builtInKindUrl } from './built-in-kinds.js';
+import { Datasets, openCatalogDatabase } from './datasets/datasets.js';
+import type { Durability } from './db/open-database.js';
+import { createEngine, type Engine, type EngineOptions } from './engine/engine.js';
+import { openSqliteJobStore } from './engine/sqlite/sqlite-job-store.js';
+import { Exports } from './exports/exports.js';
+import { startRetentionSweeper } from './exports/retention.js';
+import { createApp, type AppOptions } from './http/app.js';
+
+export interface OffloadOptions {
+  /** The jobs database and every file (see src/contracts/data-layout.ts). Created if missing. */
+  dataDir: string;
+  logger: Logger;
+  durability?: Durability;
+  /** The engine's tuning (threads, leases, limits). */
+  engine?: Omit<EngineOptions, 'dataDir' | 'store' | 'logger'>;
+  /** Custom job kinds: worker module paths or URLs. */
+  kinds?: ReadonlyArray<{ kind: string; module: string | URL }>;
+  /** How long finished export files (and idempotency keys) are kept, ms. */
+  resultTtlMs?: number;
+  /** Largest single imported record (NDJSON line, CSV row), bytes. */
+  maxRecordBytes?: number;
+  /** The HTTP layer's options (token, limits, host allow-list). */
+  http?: Omit<AppOptions, 'engine' | 'datasets' | 'exports' | 'logger'>;
+}
+
+export const OFFLOAD_DEFAULTS = Object.freeze({ resultTtlMs: 24 * 3600 * 1000, durability: 'normal' as Durability });
+
+export interface Offload {
+  readonly engine: Engine;
+  readonly datasets: Datasets;
+  readonly exports: Exports;
+  /** The Koa app of the API and dashboard; mount `app.callback()` in any HTTP server. */
+  readonly app: Koa;
+  /** Recovers jobs of dead processes, starts the pool and the retention sweep. */
+  start(): Promise<void>;
+  /** Graceful stop: running jobs may finish for up to `graceMs`; the rest go back to pending. */
+  close(options?: { graceMs?: number }): Promise<void>;
+}
+
+export function createOffload(options: OffloadOptions): Offload {
+  const dataDir = resolve(options.dataDir);
+  const durability = options.durability ?? OFFLOAD_DEFAULTS.durability;
+  const resultTtlMs = options.resultTtlMs ?? OFFLOAD_DEFAULTS.resultTtlMs;
+  mkdirSync(dataDir, { recursive: true });
+  // The engine's tables first: the catalog's migrations build on them.
+  const store = openSqliteJobStore(dataDir, { durability });
+  let catalogDb;
+  try {
+    catalogDb = openCatalogDatabase(dataDir, { durability });
+  } catch (err) {
+    void store.close();
+    throw err;
+  }
+  const engine = createEngine({ ...options.engine, dataDir, store, logger: options.logger });
+  for (const builtIn of BUILT_IN_KINDS) {
+    engine.register(builtIn.kind, builtInKindUrl(builtIn), { internal: true, taskErrorCodes: builtIn.errorCodes });
+  }
+  for (const { kind, module } of options.kinds ?? []) engine.register(kind, module);
+  const datasets = new Datasets(engine, catalogDb, { maxRecordBytes: options.maxRecordBytes });
+  const exports = new Exports(engine, datasets, resultTtlMs);
+  // The app (and its metrics) before start: start-up recovery of orphaned jobs is counted too.
+  const app = createApp({ ...options.http, engine, datasets, exports, logger: options.logger });
+
+  let retention: ReturnType<typeof startRetentionSweeper> | undefined;
+  let closing: Promise<void> | undefined;
+  return {
+    engine,
+    datasets,
+    exports,
+    app,
+    async start() {
+      await engine.start();
+      retention = startRetentionSweeper({ engine, datasets, resultTtlMs, logger: options.logger });
+    },
+    close({ graceMs }: { graceMs?: number } = {}) {
+      closing ??= (async () => {
+        retention?.stop();
+        await engine.close({ graceMs });
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,14 @@
+// What a worker module's default export receives and returns: the contract between the engine and every job
+// kind, the built-in ones included.
+
+export interface JobContext {
+  /** Aborted when the job is cancelled, times out or the engine shuts down; the thread is terminated soon after. */
+  signal: AbortSignal;
+  /** Reports progress; cheap to call often (throttled before it crosses threads). */
+  progress(done: number, total?: number): void;
+  jobId: string;
+  attempt: number;
+  dataDir: string;
+}
+
+export type JobHandler = (payload: any, ctx: JobContext) => unknown | Promise<unknown>;

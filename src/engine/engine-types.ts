@@ -1,0 +1,56 @@
+// The types of the engine's public methods and events.
+import type { AttemptReport } from './dispatcher.js';
+import type { Job, JobStatus } from './job.js';
+
+export interface EnqueueRequest {
+  kind: string;
+  payload: unknown;
+  priority?: number;
+  maxAttempts?: number;
+  timeoutMs?: number | null;
+  /** Epoch ms before which the job is not started. */
+  runAt?: number;
+  /** With `requestHash`: a second request with the same key gets the first job back (a different hash: conflict). */
+  idempotencyKey?: string;
+  requestHash?: string;
+  /** The caller's own reference (e.g. the record the job works on), counted by countActive({ ref }). */
+  ref?: string;
+}
+
+export interface EnqueueResult {
+  job: Job;
+  /** False when an earlier job with the same idempotency key was returned. */
+  created: boolean;
+}
+
+export interface ListJobsRequest {
+  kind?: string;
+  status?: JobStatus;
+  limit?: number;
+  /** The `nextCursor` of the previous page. */
+  cursor?: string;
+}
+
+export type CancelResult =
+  | { state: 'cancelled'; job: Job }
+  | { state: 'cancel_requested'; job: Job }
+  | { state: 'already_finished'; job: Job };
+
+export interface EngineEvents {
+  /** Every new state of a job written by this engine (insert, claim, progress, outcome, cancel, recovery). */
+  change: [job: Job];
+  /** An attempt run by this process ended and its outcome was written (a retry, a release or a final status). */
+  attemptEnd: [report: AttemptReport];
+  /** This engine recovered an orphan: its attempt ended as `lost` (the job is back to pending, or failed). */
+  recovered: [job: Job];
+  /** Emitted once per job that reached a final status through this engine, whichever way it got there. */
+  finished: [job: Job];
+  /** After close(): the pool is down and the database closed. */
+  closed: [];
+}
+
+export interface EngineStats {
+  threads: number;
+  busyThreads: number;
+  closing: boolean;
+}

@@ -1,0 +1,157 @@
+// The SQL of the jobs table and the one place where its columns become fields (SELECT * → Job).
+import type { Database, Statement } from 'better-sqlite3';
+import type { Job, JobStatus } from '../job.js';
+
+export interface JobRow {
+  seq: number;
+  id: string;
+  kind: string;
+  status: JobStatus;
+  payload: string;
+  priority: number;
+  run_at: number;
+  attempts: number;
+  max_attempts: number;
+  timeout_ms: number | null;
+  owner: string | null;
+  lease_expires_at: number | null;
+  cancel_requested: number;
+  progress_done: number | null;
+  progress_total: number | null;
+  result: string | null;
+  error: string | null;
+  created_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  updated_at: number;
+  idempotency_key: string | null;
+  request_hash: string | null;
+  ref: string | null;
+}
+
+export function toJob(row: JobRow): Job {
+  return {
+    seq: row.seq,
+    id: row.id,
+    kind: row.kind,
+    status: row.status,
+    payload: JSON.parse(row.payload),
+    priority: row.priority,
+    runAt: row.run_at,
+    attempts: row.attempts,
+    maxAttempts: row.max_attempts,
+    timeoutMs: row.timeout_ms,
+    owner: row.owner,
+    leaseExpiresAt: row.lease_expires_at,
+    cancelRequested: row.cancel_requested === 1,
+    progressDone: row.progress_done,
+    progressTotal: row.progress_total,
+    result: row.result === null ? null : JSON.parse(row.result),
+    error: row.error === null ? null : JSON.parse(row.error),
+    createdAt: row.created_at,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+    updatedAt: row.updated_at,
+    idempotencyKey: row.idempotency_key,
+    requestHash: row.request_hash,
+    ref: row.ref,
+  };
+}
+
+/** Every write that ends or extends an attempt matches this: it changes nothing once the row moved on. */
+const FENCE = `id = @id AND owner = @owner AND attempts = @attempt AND status = 'running'`;
+
+/** Every statement on the jobs and owners tables, by name; prepared once per connection. */
+export const JOB_SQL = Object.freeze({
+  insert: `
+    INSERT INTO jobs (id, kind, status, payload, priority, run_at, max_attempts, timeout_ms, created_at, updated_at,
+                      idempotency_key, request_hash, ref)
+    VALUES (@id, @kind, 'pending', @payload, @priority, @run_at, @max_attempts, @timeout_ms, @now, @now,
+            @idempotency_key, @request_hash, @ref)
+    ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+    RETURNING *`,
+  getByIdempotencyKey: `SELECT * FROM jobs WHERE idempotency_key = ?`,
+  countActiveByRef: `
+    SELECT count(*) AS n FROM jobs INDEXED BY jobs_active_by_ref
+    WHERE ref = ? AND status IN ('pending', 'running')`,
+  expireIdempotencyKeys: `
+    UPDATE jobs SET idempotency_key = NULL
+    WHERE idempotency_key IS NOT NULL AND finished_at < ? AND status IN ('succeeded', 'failed', 'cancelled')`,
+  // INDEXED BY: without it the planner chose jobs_by_status and sorted every pending row on each claim.
+  claimable: `
+      SELECT id FROM jobs INDEXED BY jobs_claim_order
+      WHERE status = 'pending' AND run_at <= @now AND kind IN (SELECT value FROM json_each(@kinds))
+      ORDER BY priority DESC, run_at, seq
+      LIMIT @limit`,
+  claim: `
+    UPDATE jobs SET status = 'running', owner = @owner, lease_expires_at = @lease, attempts = attempts + 1,
+           started_at = @now, updated_at = @now, progress_done = NULL, progress_total = NULL
+    WHERE id = @id AND status = 'pending'
+    RETURNING *`,
+  renew: `
+    UPDATE jobs SET lease_expires_at = @lease, updated_at = @now
+    WHERE owner = @owner AND status = 'running'
+    RETURNING id, cancel_requested`,
+  ownerHeartbeat: `UPDATE owners SET heartbeat_at = @now WHERE id = @owner`,
+  progress: `
+    UPDATE jobs SET progress_done = @done, progress_total = @total, updated_at = @now
+    WHERE ${FENCE} RETURNING *`,
+  complete: `
+    UPDATE jobs SET status = 'succeeded', result = @result, error = NULL, owner = NULL, lease_expires_at = NULL,
+           progress_done = coalesce(@done, progress_done), progress_total = coalesce(@total, progress_total),
+           finished_at = @now, updated_at = @now
+    WHERE ${FENCE} RETURNING *`,
+  finishUnsuccessful: `
+    UPDATE jobs SET status = @status, error = @error, owner = NULL, lease_expires_at = NULL,
+           finished_at = @now, updated_at = @now
+    WHERE ${FENCE} RETURNING *`,
+  retry: `
+    UPDATE jobs SET status = 'pending', error = @error, run_at = @run_at, owner = NULL, lease_expires_at = NULL,
+           cancel_requested = 0, updated_at = @now
+    WHERE ${FENCE} RETURNING *`,
+  endOrphan: `
+    UPDATE jobs SET status = @status, error = @error, run_at = coalesce(@run_at, run_at), owner = NULL,
+           lease_expires_at = NULL, cancel_requested = 0, updated_at = @now,
+           finished_at = CASE WHEN @status = 'pending' THEN NULL ELSE @now END
+    WHERE ${FENCE} AND (@owner_gone = 1 OR lease_expires_at < @now) RETURNING *`,
+  release: `
+    UPDATE jobs SET status = 'pending', attempts = attempts - 1, run_at = @now, owner = NULL,
+           lease_expires_at = NULL, started_at = NULL, updated_at = @now
+    WHERE ${FENCE} RETURNING *`,
+  orphans: `
+    SELECT * FROM jobs
+    WHERE status = 'running' AND (lease_expires_at < @now OR owner IN (SELECT value FROM json_each(@owners)))`,
+  cancelPending: `
+    UPDATE jobs SET status = 'cancelled', error = @error, finished_at = @now, updated_at = @now
+    WHERE id = @id AND status = 'pending' RETURNING *`,
+  requestCancel: `
+    UPDATE jobs SET cancel_requested = 1, updated_at = @now
+    WHERE id = @id AND status = 'running' RETURNING *`,
+  get: `SELECT * FROM jobs WHERE id = ?`,
+  list: `
+    SELECT * FROM jobs
+    WHERE (@kind IS NULL OR kind = @kind) AND (@status IS NULL OR status = @status)
+      AND (@before IS NULL OR seq < @before)
+    ORDER BY seq DESC LIMIT @limit`,
+  // job_counts is kept by triggers (migration 0003): a few rows, however long the queue.
+  countPending: `SELECT coalesce(sum(n), 0) AS n FROM job_counts WHERE status = 'pending'`,
+  countByKindAndStatus: `
+    SELECT kind, status, n AS count FROM job_counts WHERE status IN ('pending', 'running') AND n > 0`,
+  nextRunAt: `
+    SELECT run_at FROM jobs INDEXED BY jobs_pending_due
+    WHERE status = 'pending' AND kind IN (SELECT value FROM json_each(?))
+    ORDER BY run_at LIMIT 1`,
+  registerOwner: `
+    INSERT INTO owners (id, hostname, pid, started_at, heartbeat_at)
+    VALUES (@id, @hostname, @pid, @started_at, @heartbeat_at)`,
+  listOwners: `SELECT * FROM owners`,
+  removeOwner: `DELETE FROM owners WHERE id = ?`,
+});
+
+export type JobStatementName = keyof typeof JOB_SQL;
+
+export function prepareJobStatements(db: Database): Record<JobStatementName, Statement> {
+  const prepared = Object.fromEntries(Object.entries(JOB_SQL).map(([name, sql]) => [name, db.prepare(sql)])) as Record<JobStatementName, Statement>;
+  prepared.claimable.pluck();
+  return prepared;
+}

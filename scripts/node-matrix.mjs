@@ -382,6 +382,7 @@ function readTap(text) {
   for (const [, key, value] of text.matchAll(/^# (tests|suites|pass|fail|cancelled|skipped|todo|duration_ms) ([\d.]+)$/gm)) totals[key] = Number(value);
   const failures = [];
   const names = [];
+  const diagnostics = [];
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
     const subtest = /^( *)# Subtest: (.*)$/.exec(lines[i]);
@@ -390,6 +391,9 @@ function readTap(text) {
       names.length = subtest[1].length / 4 + 1;
       continue;
     }
+    const diagnostic = /^# (?!Subtest: )(.*)$/.exec(lines[i]);
+    if (diagnostic) diagnostics.push(diagnostic[1]);
+    if (/^ok \d+ - /.test(lines[i])) diagnostics.length = 0;
     const notOk = /^( *)not ok \d+ - (.*?)(?: # (?:TODO|SKIP).*)?$/.exec(lines[i]);
     if (!notOk) continue;
     const indent = notOk[1];
@@ -402,7 +406,12 @@ function readTap(text) {
     const failureType = /^failureType: '([^']*)'/m.exec(block)?.[1];
     if (failureType === 'subtestsFailed') continue;
     const location = /^location: '([^']*)'/m.exec(block)?.[1];
-    failures.push({ name: [...names.slice(0, depth), notOk[2]].join(' > '), failureType, location, error: errorLines(yaml) });
+    const error = errorLines(yaml);
+    // A test file whose process died: say how, with what it printed last (e.g. V8's "FATAL ERROR: …").
+    const exit = /^signal: '([^']*)'/m.exec(block)?.[1] ?? /^exitCode: (\d+)/m.exec(block)?.[1];
+    if (exit) error.unshift(`the test file's process ended with ${/^\d+$/.test(exit) ? `exit code ${exit}` : exit}`, ...diagnostics.filter((line) => /FATAL|rror|[Aa]bort|Segmentation|Assertion|Check failed/.test(line)).slice(-5));
+    failures.push({ name: [...names.slice(0, depth), notOk[2]].join(' > '), failureType, location, error });
+    if (depth === 0) diagnostics.length = 0;
   }
   return { totals, failures };
 }

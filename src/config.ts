@@ -1,7 +1,13 @@
-import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { Durability } from './db/open-database.js';
+import { OFFLOAD_DEFAULTS } from './compose.js';
+import { DEFAULT_MAX_RECORD_BYTES } from './contracts/import-contract.js';
+import { ENGINE_DEFAULTS } from './engine/engine-options.js';
 import { TIMER_LIMIT_MS } from './engine/job.js';
+import { APP_DEFAULTS } from './http/app.js';
+import { DEFAULT_CONNECTION_LIMITS } from './http/connection-limits.js';
+
+const MB = 1024 * 1024;
 import type { LogLevel } from './logger.js';
 
 /** Everything `offload serve` can be told, with units in the names or on the fields. */
@@ -63,27 +69,27 @@ export const FLAGS: Record<string, FlagSpec> = {
   host: { env: 'OFFLOAD_HOST', type: 'string', default: '127.0.0.1', help: 'address to bind' },
   'data-dir': { env: 'OFFLOAD_DATA_DIR', type: 'string', default: 'data', help: 'directory of the jobs database and all files' },
   threads: { env: 'OFFLOAD_THREADS', type: 'string', help: 'worker threads in the pool (default: cores - 1, at least 1)' },
-  'worker-memory-mb': { env: 'OFFLOAD_WORKER_MEMORY_MB', type: 'string', default: '512', help: 'heap limit of each worker thread, MB' },
+  'worker-memory-mb': { env: 'OFFLOAD_WORKER_MEMORY_MB', type: 'string', default: String(ENGINE_DEFAULTS.workerMemoryMb), help: 'heap limit of each worker thread, MB' },
   job: { env: 'OFFLOAD_JOBS', type: 'string', multiple: true, help: 'KIND=FILE: register a worker module as a job kind (repeatable; env: comma-separated)' },
   token: { env: 'OFFLOAD_TOKEN', type: 'string', help: 'bearer token required on every route but /healthz' },
   'allow-insecure-bind': { env: 'OFFLOAD_ALLOW_INSECURE_BIND', type: 'boolean', help: 'allow a non-loopback --host without --token' },
-  'lease-ms': { env: 'OFFLOAD_LEASE_MS', type: 'string', default: '15000', help: 'lease of a running job, ms (renewed every third)' },
+  'lease-ms': { env: 'OFFLOAD_LEASE_MS', type: 'string', default: String(ENGINE_DEFAULTS.leaseMs), help: 'lease of a running job, ms (renewed every third)' },
   'shutdown-grace': { env: 'OFFLOAD_SHUTDOWN_GRACE', type: 'string', default: '10', help: 'seconds running jobs may finish on SIGTERM/SIGINT' },
-  'max-pending': { env: 'OFFLOAD_MAX_PENDING', type: 'string', default: '10000', help: 'pending jobs beyond which new ones get queue_full' },
-  'max-upload-mb': { env: 'OFFLOAD_MAX_UPLOAD_MB', type: 'string', default: '1024', help: 'dataset upload limit, MB' },
+  'max-pending': { env: 'OFFLOAD_MAX_PENDING', type: 'string', default: String(ENGINE_DEFAULTS.maxPending), help: 'pending jobs beyond which new ones get queue_full' },
+  'max-upload-mb': { env: 'OFFLOAD_MAX_UPLOAD_MB', type: 'string', default: String(APP_DEFAULTS.maxUploadBytes / MB), help: 'dataset upload limit, MB' },
   'worker-nice': { env: 'OFFLOAD_WORKER_NICE', type: 'string', default: '10', help: 'nice increment of worker threads, 0-19 (0: same priority as the server)' },
-  'max-body-kb': { env: 'OFFLOAD_MAX_BODY_KB', type: 'string', default: '1024', help: 'JSON request body limit, KiB (payload_too_large past it)' },
-  'max-timeout-ms': { env: 'OFFLOAD_MAX_TIMEOUT_MS', type: 'string', default: '604800000', help: 'longest timeout_ms a job may ask for, ms (default 7 days)' },
+  'max-body-kb': { env: 'OFFLOAD_MAX_BODY_KB', type: 'string', default: String(APP_DEFAULTS.jsonLimitBytes / 1024), help: 'JSON request body limit, KiB (payload_too_large past it)' },
+  'max-timeout-ms': { env: 'OFFLOAD_MAX_TIMEOUT_MS', type: 'string', default: String(ENGINE_DEFAULTS.maxTimeoutMs), help: 'longest timeout_ms a job may ask for, ms (default 7 days)' },
   'default-timeout-ms': { env: 'OFFLOAD_DEFAULT_TIMEOUT_MS', type: 'string', help: 'timeout of a job that gives none, ms (default: --max-timeout-ms)' },
-  'result-ttl': { env: 'OFFLOAD_RESULT_TTL', type: 'string', default: '24h', help: 'how long finished export files are kept (e.g. 90m, 24h, 7d)' },
-  durability: { env: 'OFFLOAD_DURABILITY', type: 'string', default: 'normal', help: 'normal (survives a process crash) or full (also a power loss)' },
-  'retry-base-ms': { env: 'OFFLOAD_RETRY_BASE_MS', type: 'string', default: '1000', help: 'first retry delay, ms (doubles each attempt, with jitter)' },
+  'result-ttl': { env: 'OFFLOAD_RESULT_TTL', type: 'string', default: `${OFFLOAD_DEFAULTS.resultTtlMs / 3_600_000}h`, help: 'how long finished export files are kept (e.g. 90m, 24h, 7d)' },
+  durability: { env: 'OFFLOAD_DURABILITY', type: 'string', default: OFFLOAD_DEFAULTS.durability, help: 'normal (survives a process crash) or full (also a power loss)' },
+  'retry-base-ms': { env: 'OFFLOAD_RETRY_BASE_MS', type: 'string', default: String(ENGINE_DEFAULTS.retryBaseMs), help: 'first retry delay, ms (doubles each attempt, with jitter)' },
   'allowed-host': { env: 'OFFLOAD_ALLOWED_HOSTS', type: 'string', multiple: true, help: 'a host name served besides localhost, 127.0.0.1 and [::1] when bound to loopback (repeatable; env: comma-separated)' },
-  'max-record-mb': { env: 'OFFLOAD_MAX_RECORD_MB', type: 'string', default: '16', help: 'largest single imported record (NDJSON line, CSV row), MB' },
-  'max-event-streams': { env: 'OFFLOAD_MAX_EVENT_STREAMS', type: 'string', default: '1000', help: 'open event streams (SSE) at most, in all' },
-  'max-event-streams-per-client': { env: 'OFFLOAD_MAX_EVENT_STREAMS_PER_CLIENT', type: 'string', default: '32', help: 'open event streams (SSE) at most per client address' },
-  'headers-timeout-ms': { env: 'OFFLOAD_HEADERS_TIMEOUT_MS', type: 'string', default: '15000', help: 'time a client has to send the request headers, ms' },
-  'idle-timeout-ms': { env: 'OFFLOAD_IDLE_TIMEOUT_MS', type: 'string', default: '30000', help: 'a connection idle this long (a stalled upload too) is closed, ms' },
+  'max-record-mb': { env: 'OFFLOAD_MAX_RECORD_MB', type: 'string', default: String(DEFAULT_MAX_RECORD_BYTES / MB), help: 'largest single imported record (NDJSON line, CSV row), MB' },
+  'max-event-streams': { env: 'OFFLOAD_MAX_EVENT_STREAMS', type: 'string', default: String(APP_DEFAULTS.maxEventStreams), help: 'open event streams (SSE) at most, in all' },
+  'max-event-streams-per-client': { env: 'OFFLOAD_MAX_EVENT_STREAMS_PER_CLIENT', type: 'string', default: String(APP_DEFAULTS.maxEventStreamsPerClient), help: 'open event streams (SSE) at most per client address' },
+  'headers-timeout-ms': { env: 'OFFLOAD_HEADERS_TIMEOUT_MS', type: 'string', default: String(DEFAULT_CONNECTION_LIMITS.headersTimeoutMs), help: 'time a client has to send the request headers, ms' },
+  'idle-timeout-ms': { env: 'OFFLOAD_IDLE_TIMEOUT_MS', type: 'string', default: String(DEFAULT_CONNECTION_LIMITS.idleTimeoutMs), help: 'a connection idle this long (a stalled upload too) is closed, ms' },
   'log-level': { env: 'OFFLOAD_LOG_LEVEL', type: 'string', default: 'info', help: 'fatal, error, warn, info, debug, trace or silent' },
 };
 
@@ -144,7 +150,7 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
     port: integer('port', 0, 65535),
     host: raw('host')!,
     dataDir: raw('data-dir')!,
-    threads: raw('threads') === undefined ? Math.max(1, availableParallelism() - 1) : integer('threads', 1, 1024),
+    threads: raw('threads') === undefined ? ENGINE_DEFAULTS.threads : integer('threads', 1, 1024),
     workerMemoryMb: integer('worker-memory-mb', 16, 1024 * 1024),
     jobs,
     token: raw('token') || undefined,

@@ -19,7 +19,7 @@ export interface DispatcherOptions {
   leaseMs: number;
   dataDir: string;
   /** Read at each claim, so kinds registered later are picked up. */
-  kinds: ReadonlyMap<string, RegisteredKind>;
+  kinds: { get(kind: string): RegisteredKind | undefined; names(): string[] };
   backoff: BackoffOptions;
   /** How often to look for work that this process was not told about (other processes, run_at reached). */
   pollIntervalMs: number;
@@ -104,7 +104,7 @@ export class Dispatcher {
         const free = pool.threads - pool.busy;
         if (this.#stopped || free <= 0) break;
         const now = Date.now();
-        const jobs = await store.claim({ owner, kinds: [...kinds.keys()], limit: free, now, leaseMs });
+        const jobs = await store.claim({ owner, kinds: kinds.names(), limit: free, now, leaseMs });
         for (const job of jobs) this.#start(job);
         if (jobs.length < free) await this.#schedulePoll(now);
       } while (this.#claimAgain);
@@ -118,7 +118,7 @@ export class Dispatcher {
 
   /** Wakes at the next due run_at, or after the poll interval, whichever is first. */
   async #schedulePoll(now: number): Promise<void> {
-    const next = await this.#options.store.nextRunAt([...this.#options.kinds.keys()]);
+    const next = await this.#options.store.nextRunAt(this.#options.kinds.names());
     const untilDue = next === undefined ? Infinity : Math.max(1, next - now);
     this.#schedulePollIn(Math.min(untilDue, this.#options.pollIntervalMs));
   }

@@ -89,3 +89,17 @@ function validatePositiveInteger(name: string, value: number, max = Number.MAX_S
   }
   if (value > max) throw new EngineError('invalid_option', `options.${name} must be at most ${max}`);
 }
+
+/** A job's own timeout, within the ceiling, or the default one: every job gets a timeout. */
+export function timeoutOf(timeoutMs: number | null | undefined, { maxTimeoutMs, defaultTimeoutMs }: ResolvedEngineOptions): number {
+  if (timeoutMs === undefined || timeoutMs === null) return defaultTimeoutMs;
+  if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 1) {
+    throw new EngineError('invalid_option', 'A job\'s timeoutMs must be a positive integer (milliseconds).');
+  }
+  if (timeoutMs > maxTimeoutMs) {
+    throw new EngineError('timeout_too_long', `The timeout of ${timeoutMs} ms is over this server's ceiling of ${maxTimeoutMs} ms.`, {
+      details: { max_timeout_ms: maxTimeoutMs },
+    });
+  }
+  return timeoutMs;
+}

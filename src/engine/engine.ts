@@ -1,32 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { pino, type Logger } from 'pino';
 import type { BackoffOptions } from './backoff.js';
 import { Dispatcher } from './dispatcher.js';
 import { EngineError } from './engine-error.js';
-import { resolveEngineOptions, type EngineOptions, type ResolvedEngineOptions } from './engine-options.js';
+import { resolveEngineOptions, timeoutOf, type EngineOptions, type ResolvedEngineOptions } from './engine-options.js';
 import type { CancelResult, EngineEvents, EngineStats, EnqueueRequest, EnqueueResult, ListJobsRequest } from './engine-types.js';
-import { isTerminal, JobErrorCodes, type Job, type NewJob, type RegisteredKind } from './job.js';
+import { isTerminal, type Job, type NewJob } from './job.js';
+import { KindRegistry, type RegisterOptions } from './kind-registry.js';
 import type { JobStore } from './job-store.js';
 import { LeaseKeeper } from './leases.js';
 import { decodeListCursor, encodeListCursor } from './list-cursor.js';
 import { WorkerPool } from './pool.js';
-
-export interface RegisterOptions {
-  /**
-   * Enqueued only by the host application's own code, never on a client's behalf through a generic jobs API
-   * (`isPublicKind` says which is which). Such a kind cannot be registered again.
-   */
-  internal?: boolean;
-  /** Codes the kind's tasks may fail with besides task_error (their own validation failures; never retried). */
-  taskErrorCodes?: readonly string[];
-}
-
-const KIND_NAME = /^[a-z0-9][a-z0-9_.-]{0,63}$/i;
 
 /**
  * The job engine: a durable queue in a JobStore, a Piscina pool, leases and recovery. Knows nothing of HTTP, nor
@@ -38,7 +25,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   readonly #options: ResolvedEngineOptions;
   readonly #logger: Logger;
   readonly #store: JobStore;
-  readonly #kinds = new Map<string, RegisteredKind>();
+  readonly #kinds = new KindRegistry();
   #pool: WorkerPool | undefined;
   #dispatcher: Dispatcher | undefined;
   #leases: LeaseKeeper | undefined;
@@ -57,36 +44,23 @@ export class Engine extends EventEmitter<EngineEvents> {
   }
 
   /** Registers a worker module (file path or URL) whose default export runs jobs of `kind`. */
-  register(kind: string, module: string | URL, { internal = false, taskErrorCodes = [] }: RegisterOptions = {}): this {
-    if (!KIND_NAME.test(kind)) {
-      throw new EngineError('invalid_option', `job kind "${kind}" must be 1-64 letters, digits, '.', '_' or '-'`);
-    }
-    if (this.#kinds.get(kind)?.internal) {
-      throw new EngineError('invalid_option', `job kind "${kind}" is built in and cannot be registered again`);
-    }
-    const clash = taskErrorCodes.find((code) => Object.hasOwn(JobErrorCodes, code));
-    if (clash) throw new EngineError('invalid_option', `"${clash}" is one of the engine's own error codes`);
-    const url = module instanceof URL ? module : /^[a-z]+:/i.test(module) ? new URL(module) : pathToFileURL(resolve(module));
-    if (url.protocol === 'file:' && !existsSync(fileURLToPath(url))) {
-      throw new EngineError('invalid_option', `worker module for kind "${kind}" not found: ${fileURLToPath(url)}`);
-    }
-    this.#kinds.set(kind, { moduleUrl: url.href, internal, taskErrorCodes: new Set(taskErrorCodes) });
+  register(kind: string, module: string | URL, options?: RegisterOptions): this {
+    this.#kinds.register(kind, module, options);
     this.#dispatcher?.wake();
     return this;
   }
 
   get kinds(): string[] {
-    return [...this.#kinds.keys()];
+    return this.#kinds.names();
   }
 
   /** Registered and not internal: a kind a client may name. */
   isPublicKind(kind: string): boolean {
-    const registered = this.#kinds.get(kind);
-    return registered !== undefined && !registered.internal;
+    return this.#kinds.isPublic(kind);
   }
 
   get publicKinds(): string[] {
-    return this.kinds.filter((kind) => this.isPublicKind(kind));
+    return this.kinds.filter((kind) => this.#kinds.isPublic(kind));
   }
 
   get logger(): Logger {
@@ -152,10 +126,10 @@ export class Engine extends EventEmitter<EngineEvents> {
    */
   async enqueue(request: EnqueueRequest): Promise<EnqueueResult> {
     if (this.#closing) throw new EngineError('shutting_down', 'The engine is shutting down and accepts no new jobs.');
-    if (!this.#kinds.has(request.kind)) {
+    if (!this.#kinds.get(request.kind)) {
       throw new EngineError('unknown_kind', `No worker module is registered for job kind "${request.kind}".`);
     }
-    const timeoutMs = this.#timeoutOf(request);
+    const timeoutMs = timeoutOf(request.timeoutMs, this.#options);
     await this.#assertQueueHasRoom();
     const now = Date.now();
     const job: NewJob = {
@@ -309,20 +283,6 @@ export class Engine extends EventEmitter<EngineEvents> {
     }
   }
 
-  /** The job's own timeout, within the ceiling, or the default one: every job gets a timeout. */
-  #timeoutOf(request: EnqueueRequest): number {
-    const { maxTimeoutMs, defaultTimeoutMs } = this.#options;
-    if (request.timeoutMs === undefined || request.timeoutMs === null) return defaultTimeoutMs;
-    if (!Number.isSafeInteger(request.timeoutMs) || request.timeoutMs < 1) {
-      throw new EngineError('invalid_option', 'A job\'s timeoutMs must be a positive integer (milliseconds).');
-    }
-    if (request.timeoutMs > maxTimeoutMs) {
-      throw new EngineError('timeout_too_long', `The timeout of ${request.timeoutMs} ms is over this server's ceiling of ${maxTimeoutMs} ms.`, {
-        details: { max_timeout_ms: maxTimeoutMs },
-      });
-    }
-    return request.timeoutMs;
-  }
 }
 
 export function createEngine(options: EngineOptions): Engine {
@@ -330,4 +290,5 @@ export function createEngine(options: EngineOptions): Engine {
 }
 
 export type { EngineOptions } from './engine-options.js';
+export type { RegisterOptions } from './kind-registry.js';
 export type { CancelResult, EngineEvents, EngineStats, EnqueueRequest, EnqueueResult, ListJobsRequest } from './engine-types.js';

@@ -3,6 +3,9 @@ import { computeBackoffMs, type BackoffOptions } from './backoff.js';
 import type { Job, JobError } from './job.js';
 import type { JobStore, OwnerRecord } from './job-store.js';
 
+/** Owners alive in this very process: several engines may be embedded in one process and share its pid. */
+const ownersInThisProcess = new Set<string>();
+
 export interface LeaseKeeperOptions {
   store: JobStore;
   self: OwnerRecord;
@@ -31,9 +34,6 @@ export interface LeaseKeeperOptions {
  * - Fencing: outcome writes match (owner, attempt), so the old owner, if it was only slow, cannot overwrite the
  *   attempt that followed; the heartbeat then notices the lease is gone and stops the local task.
  */
-/** Owners alive in this very process: several engines may be embedded in one process and share its pid. */
-const ownersInThisProcess = new Set<string>();
-
 export class LeaseKeeper {
   readonly #options: LeaseKeeperOptions;
   #heartbeatTimer: NodeJS.Timeout | undefined;

@@ -63,7 +63,8 @@ export class WorkerPool {
       minThreads: options.threads,
       maxThreads: options.threads,
       concurrentTasksPerWorker: 1,
-      // 'sync' lets a timer left by a finished task fire during the next, unrelated one (see notes).
+      // 'sync' lets a timer left by a finished task fire during the next, unrelated one, which is then rejected with
+      // its error: the wrong job would be blamed.
       atomics: 'disabled',
       idleTimeout: Number.MAX_SAFE_INTEGER,
       resourceLimits: { maxOldGenerationSizeMb: options.workerMemoryMb },

@@ -3,7 +3,7 @@ import type { JobDocument } from './schemas.js';
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
-/** The API's view of a job (SPEC §3 "The job document"). */
+/** The API's view of a job: the job document of every job route. */
 export function toJobDocument(job: Job): JobDocument {
   const progress =
     job.progressDone === null

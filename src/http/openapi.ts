@@ -1,6 +1,6 @@
 import Router from '@koa/router';
 import { z } from 'zod';
-import { ErrorCodes, ErrorDocs, type ErrorCode } from './errors.js';
+import { ErrorCodes, ErrorDocs, type ErrorCode } from './error-codes.js';
 import { apiSchemas, errorResponseFor } from './schemas.js';
 
 export type HttpMethod = 'get' | 'put' | 'post' | 'patch' | 'delete';

@@ -2,7 +2,7 @@
 // document's only source (src/http/openapi.ts). Add a schema here, not a JSON Schema by hand.
 import { z } from 'zod';
 import { JOB_STATUSES, TIMER_LIMIT_MS } from '../engine/job.js';
-import { ErrorCodes, type ErrorCode } from './errors.js';
+import { ErrorCodes, type ErrorCode } from './error-codes.js';
 
 /**
  * Response schemas, by the name they have under `components.schemas` in the OpenAPI document. Every schema a

@@ -81,7 +81,7 @@ const addons = new Map<string, unknown>();
 /**
  * Loads a native addon from the extracted files; the build makes better-sqlite3's `require('bindings')` call this,
  * in the main thread and in every worker thread. dlopen() by path, then hand over the loaded module: better-sqlite3
- * given the path string instead fails inside a single executable (see shared/notes/single-executable.md).
+ * given the path string instead fails inside a single executable.
  */
 export function loadEmbeddedAddon(name: string): unknown {
   let addon = addons.get(name);

@@ -1,5 +1,5 @@
 // The job kinds offload itself provides, in one list read by the composition root (to register them) and by
-// scripts/build-binary.mjs (to bundle each worker module into the single executable).
+// scripts/binary/worker-bundles.mjs (to bundle each worker module into the single executable).
 import { workerModuleUrl } from './runtime/single-executable.js';
 import { EXPORT_KIND } from './contracts/export-contract.js';
 import { IMPORT_KIND } from './contracts/import-contract.js';

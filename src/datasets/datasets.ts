@@ -6,8 +6,8 @@ import type { Engine } from '../engine/engine.js';
 import { isTerminal, type Job, type JobError } from '../engine/job.js';
 import type { Database } from 'better-sqlite3';
 import { containedPath, DATA_DIRS, dataSubdir, datasetPath, isUuid, jobsDatabasePath, uploadPath } from '../contracts/data-layout.js';
-import { migrate } from '../db/migrate.js';
-import { openDatabase, type Durability } from '../db/open-database.js';
+import { openMigratedDatabase } from '../db/migrate.js';
+import type { Durability } from '../db/open-database.js';
 import { DomainError } from '../domain-error.js';
 import { migrationsDirectory } from '../runtime/single-executable.js';
 import { IMPORT_KIND, type DatasetColumn, type ImportContentType, type ImportPayload, type ImportResult } from '../contracts/import-contract.js';
@@ -31,21 +31,20 @@ export interface DatasetView {
 }
 
 /** The catalog's table and its migrations, a set of their own in the jobs database (after the engine's). */
-export const CATALOG_MIGRATIONS = { component: 'catalog', dir: migrationsDirectory('catalog', new URL('./migrations/', import.meta.url)) };
+export const CATALOG_MIGRATIONS = {
+  component: 'catalog',
+  // A getter: in the single executable the files exist only once extracted, after this module loaded.
+  get dir() {
+    return migrationsDirectory('catalog', new URL('./migrations/', import.meta.url));
+  },
+};
 
 /**
  * A connection of the catalog's own to `<dataDir>/jobs.db`, its tables brought up to date; same thread as the job
  * store, so their writes never contend. Run after the job store opened (its migrations come first).
  */
 export function openCatalogDatabase(dataDir: string, { durability = 'normal' }: { durability?: Durability } = {}): Database {
-  const db = openDatabase(jobsDatabasePath(dataDir), { durability });
-  try {
-    migrate(db, CATALOG_MIGRATIONS);
-  } catch (err) {
-    db.close();
-    throw err;
-  }
-  return db;
+  return openMigratedDatabase(jobsDatabasePath(dataDir), CATALOG_MIGRATIONS, { durability });
 }
 
 /**

@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import type { Database } from 'better-sqlite3';
+import { openDatabase, type OpenDatabaseOptions } from './open-database.js';
 
 export interface Migration {
   version: number;
@@ -20,6 +21,18 @@ export interface MigrationSet {
 }
 
 const MIGRATION_FILE = /^(\d{4})-([a-z0-9-]+)\.sql$/;
+
+/** Opens `file` (see openDatabase) and brings `set` up to date; the connection is closed again if that fails. */
+export function openMigratedDatabase(file: string, set: MigrationSet, options: OpenDatabaseOptions = {}): Database {
+  const db = openDatabase(file, options);
+  try {
+    migrate(db, set);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+  return db;
+}
 
 export function readMigrations(dir: string): Migration[] {
   return readdirSync(dir)

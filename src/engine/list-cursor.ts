@@ -1,6 +1,6 @@
 import { EngineError } from './engine-error.js';
 
-/** The `nextCursor` of a job list: an opaque token for the position (creation order) after which to continue. */
+/** A list's `nextCursor`: an opaque token for the position (creation order) after which to continue. */
 export function encodeListCursor(seq: number): string {
   return Buffer.from(String(seq)).toString('base64url');
 }

@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import type { Datasets, UploadFormat } from '../datasets/datasets.js';
 import { AppError } from './errors.js';
-import { decodePageCursor, encodePageCursor } from './page-cursor.js';
+import { decodeListCursor, encodeListCursor } from '../engine/list-cursor.js';
 import type { RouteDoc } from './openapi.js';
 import { AcceptedDataset, CreateDatasetQuery, DatasetDocument, DatasetList, PageQuery, ResourceIdParams } from './resource-schemas.js';
 import { validate } from './validate.js';
@@ -41,8 +41,8 @@ export function createDatasetRoutes(datasets: Datasets, maxUploadBytes: number):
 
   router.get('/', async (ctx) => {
     const query = validate(PageQuery, ctx.query, 'query');
-    const page = await datasets.list({ limit: query.limit, cursor: query.cursor === undefined ? undefined : decodePageCursor(query.cursor) });
-    ctx.body = { datasets: page.datasets, next_cursor: page.nextCursor === null ? null : encodePageCursor(page.nextCursor) };
+    const page = await datasets.list({ limit: query.limit, cursor: query.cursor === undefined ? undefined : decodeListCursor(query.cursor) });
+    ctx.body = { datasets: page.datasets, next_cursor: page.nextCursor === null ? null : encodeListCursor(page.nextCursor) };
   });
 
   router.get('/:id', async (ctx) => {

@@ -50,7 +50,7 @@ export function workerModuleUrl(distUrl: URL): URL {
   if (!isSingleExecutable()) return distUrl;
   const name = basename(fileURLToPath(distUrl));
   if (!embeddedManifest().files.some((file) => file.name === name)) {
-    throw new Error(`the single executable embeds no worker module "${name}": add its entry to scripts/build-binary.mjs`);
+    throw new Error(`the single executable embeds no worker module "${name}": is it in BUILT_IN_KINDS (src/built-in-kinds.ts), which scripts/binary/worker-bundles.mjs reads?`);
   }
   return pathToFileURL(join(assetDirectory(), name));
 }

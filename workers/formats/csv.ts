@@ -8,7 +8,7 @@
 //   exports in a spreadsheet through its import dialog, or export XLSX, whose text cells are never formulas.
 import type { Writable } from 'node:stream';
 import type { ColumnType, DatasetColumn } from '../datasets/dataset-file.js';
-import type { ExportFormat, FormatWriter } from './format.js';
+import type { FormatModule, FormatWriter } from './format.js';
 import { createByteOutput, type ByteOutput } from './output-buffer.js';
 
 const NEEDS_QUOTES = /[",\r\n]/;
@@ -78,9 +78,7 @@ function putTextSlowly(output: ByteOutput, text: string, start: number): void {
   output.pos = start + output.buf.write(quoteCsvField(text), start, 'utf8');
 }
 
-export const csvFormat: ExportFormat = {
-  extension: 'csv',
-  contentType: 'text/csv; charset=utf-8',
+export const csvFormat: FormatModule = {
   createWriter(columns: readonly DatasetColumn[], out: Writable): FormatWriter {
     const kinds = columns.map((column) => KIND[column.type]);
     const width = kinds.length;

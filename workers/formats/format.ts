@@ -12,9 +12,7 @@ export interface FormatWriter {
   end(): Promise<void>;
 }
 
-export interface ExportFormat {
-  /** File extension without the dot. */
-  readonly extension: string;
-  readonly contentType: string;
+/** One export format's writer factory; its name, extension and content type are in the contract (EXPORT_FORMATS). */
+export interface FormatModule {
   createWriter(columns: readonly DatasetColumn[], out: Writable): FormatWriter;
 }

@@ -2,13 +2,11 @@
 // Values: see json-values.ts.
 import type { Writable } from 'node:stream';
 import type { DatasetColumn } from '../datasets/dataset-file.js';
-import type { ExportFormat, FormatWriter } from './format.js';
+import type { FormatModule, FormatWriter } from './format.js';
 import { createOutputBuffer } from './output-buffer.js';
 import { createObjectEncoder } from './json-values.js';
 
-export const jsonFormat: ExportFormat = {
-  extension: 'json',
-  contentType: 'application/json',
+export const jsonFormat: FormatModule = {
   createWriter(columns: readonly DatasetColumn[], out: Writable): FormatWriter {
     const encode = createObjectEncoder(columns);
     const output = createOutputBuffer(out);

@@ -9,7 +9,7 @@
 import type { Writable } from 'node:stream';
 import { ByteWriter, ParquetWriter, type SchemaElement } from 'hyparquet-writer';
 import type { CellValue, ColumnType, DatasetColumn } from '../datasets/dataset-file.js';
-import type { ExportFormat, FormatWriter } from './format.js';
+import type { FormatModule, FormatWriter } from './format.js';
 import { waitForDrain } from './output-buffer.js';
 
 const ROW_GROUP_ROWS = 10_000;
@@ -44,9 +44,7 @@ class StreamByteWriter extends ByteWriter {
   }
 }
 
-export const parquetFormat: ExportFormat = {
-  extension: 'parquet',
-  contentType: 'application/vnd.apache.parquet',
+export const parquetFormat: FormatModule = {
   createWriter(columns: readonly DatasetColumn[], out: Writable): FormatWriter {
     const schema: SchemaElement[] = [
       { name: 'root', num_children: columns.length },

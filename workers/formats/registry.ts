@@ -1,5 +1,5 @@
 import type { ExportFormatName } from '../../src/contracts/export-contract.js';
-import type { ExportFormat } from './format.js';
+import type { FormatModule } from './format.js';
 import { csvFormat } from './csv.js';
 import { ndjsonFormat } from './ndjson.js';
 import { jsonFormat } from './json.js';
@@ -13,4 +13,4 @@ export const FORMAT_WRITERS = Object.freeze({
   json: jsonFormat,
   xlsx: xlsxFormat,
   parquet: parquetFormat,
-} satisfies Record<ExportFormatName, ExportFormat>);
+} satisfies Record<ExportFormatName, FormatModule>);

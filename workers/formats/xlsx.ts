@@ -13,7 +13,7 @@
 import type { Writable } from 'node:stream';
 import ExcelJS from 'exceljs';
 import type { CellValue, DatasetColumn } from '../datasets/dataset-file.js';
-import type { ExportFormat, FormatWriter } from './format.js';
+import type { FormatModule, FormatWriter } from './format.js';
 import { waitForDrain } from './output-buffer.js';
 
 export const XLSX_MAX_ROWS_PER_SHEET = 1_048_576;
@@ -49,9 +49,7 @@ async function waitForZip(sheet: ExcelJS.Worksheet, out: Writable): Promise<void
 
 const ZIP_INPUT_HIGH_WATER = 1024 * 1024;
 
-export const xlsxFormat: ExportFormat = {
-  extension: 'xlsx',
-  contentType: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
+export const xlsxFormat: FormatModule = {
   createWriter: (columns, out) => createXlsxWriter(columns, out),
 };
 

@@ -1,25 +1,25 @@
 import type { Database, Statement } from 'better-sqlite3';
 import { jobsDatabasePath } from '../../contracts/data-layout.js';
-import { migrate } from '../../db/migrate.js';
-import { openDatabase, type Durability } from '../../db/open-database.js';
+import { openMigratedDatabase } from '../../db/migrate.js';
+import type { Durability } from '../../db/open-database.js';
 import { migrationsDirectory } from '../../runtime/single-executable.js';
 import type { Fence, Job, JobError, NewJob } from '../job.js';
 import type { AttemptEnd, ClaimRequest, JobStore, ListJobsFilter, OwnerRecord } from '../job-store.js';
 import { prepareJobStatements, toJob, type JobRow } from './job-rows.js';
 
 /** The engine's tables (jobs, owners, job_counts) and their migrations, as a set of its own. */
-export const JOBS_MIGRATIONS = { component: 'jobs', dir: migrationsDirectory('jobs', new URL('./migrations/', import.meta.url)), adoptsUserVersion: true };
+export const JOBS_MIGRATIONS = {
+  component: 'jobs',
+  // A getter: in the single executable the files exist only once extracted, after this module loaded.
+  get dir() {
+    return migrationsDirectory('jobs', new URL('./migrations/', import.meta.url));
+  },
+  adoptsUserVersion: true,
+};
 
 /** Opens `<dataDir>/jobs.db`, brings the engine's tables up to date, and returns the store on it. */
 export function openSqliteJobStore(dataDir: string, { durability = 'normal' }: { durability?: Durability } = {}): SqliteJobStore {
-  const db = openDatabase(jobsDatabasePath(dataDir), { durability });
-  try {
-    migrate(db, JOBS_MIGRATIONS);
-  } catch (err) {
-    db.close();
-    throw err;
-  }
-  return new SqliteJobStore(db);
+  return new SqliteJobStore(openMigratedDatabase(jobsDatabasePath(dataDir), JOBS_MIGRATIONS, { durability }));
 }
 
 interface QueuedWrite {

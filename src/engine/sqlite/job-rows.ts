@@ -98,7 +98,8 @@ export const JOB_SQL = Object.freeze({
     WHERE ${FENCE} RETURNING *`,
   complete: `
     UPDATE jobs SET status = 'succeeded', result = @result, error = NULL, owner = NULL, lease_expires_at = NULL,
-           progress_done = coalesce(@done, progress_done), progress_total = coalesce(@total, progress_total),
+           progress_done = coalesce(@done, progress_done),
+         progress_total = CASE WHEN @done IS NULL THEN progress_total ELSE @total END,
            finished_at = @now, updated_at = @now
     WHERE ${FENCE} RETURNING *`,
   finishUnsuccessful: `

@@ -65,10 +65,13 @@ export class SqliteJobStore implements JobStore {
       return;
     }
     for (const write of batch) {
-      // A failing statement is rolled back alone (SQLite's statement journal); the others still commit.
+      // Each write in a savepoint: a failing one (a batch insert among them) is undone whole, the others commit.
+      this.#db.exec('SAVEPOINT write');
       try {
         results.push({ ok: true, value: write.run() });
+        this.#db.exec('RELEASE write');
       } catch (error) {
+        this.#db.exec('ROLLBACK TO write; RELEASE write');
         results.push({ ok: false, error });
       }
     }

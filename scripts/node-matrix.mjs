@@ -97,8 +97,11 @@ function cleanEnv(extra = {}) {
   const env = { ...process.env };
   // NODE_OPTIONS could carry --max-old-space-size, which overrides a worker's resourceLimits (nodejs/node#43991).
   delete env.NODE_OPTIONS;
-  // Set when this script is run from an npm script; the line's own settings are passed explicitly below.
-  for (const key of Object.keys(env)) if (/^npm_(config|lifecycle|package)_/i.test(key)) delete env[key];
+  // Set when this script is run from an npm script (nodedir is the machine Node's headers); the line's own
+  // settings are passed explicitly below. Other npm_config_* (a registry mirror, a proxy) are the user's: kept.
+  for (const key of Object.keys(env)) {
+    if (/^npm_(lifecycle|package)_|^npm_config_(nodedir|build_from_source|ignore_scripts)$/i.test(key)) delete env[key];
+  }
   return { ...env, ...extra };
 }
 
@@ -241,12 +244,20 @@ function obtainRuntime(line, cache, { refresh }) {
 
 /** npm pack (the ordinary npm client, nothing installed), check the tarball against what npm reported, unpack. */
 function fetchRuntimeInto(line, work) {
+  const args = ['pack', `${NODE_PACKAGE}@${line}`, '--pack-destination', work, '--json', '--loglevel=error'];
+  const result = spawnSync('npm', args, { cwd: work, env: cleanEnv(), encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: 600_000 });
   let packed;
   try {
-    packed = JSON.parse(runSync('npm', ['pack', `${NODE_PACKAGE}@${line}`, '--pack-destination', work, '--json', '--loglevel=error'], { env: cleanEnv(), cwd: work }));
-  } catch (err) {
+    packed = JSON.parse(result.stdout);
+  } catch {
+    // reported below
+  }
+  if (result.status !== 0 || !Array.isArray(packed)) {
     const registry = spawnSync('npm', ['config', 'get', 'registry'], { encoding: 'utf8', env: cleanEnv() }).stdout?.trim() || 'the npm registry';
-    throw new MatrixError(`could not fetch ${NODE_PACKAGE}@${line} from ${registry} (offline? or no such release; OFFLOAD_NODE_MATRIX_DIR can point at a cache that has it):\n${err.message}`);
+    const reason = result.error
+      ? `npm: ${result.error.code === 'ENOENT' ? 'not found on PATH' : result.error.message}`
+      : (packed?.error?.summary ?? tail(`${result.stdout ?? ''}${result.stderr ?? ''}`, 15));
+    throw new MatrixError(`could not fetch ${NODE_PACKAGE}@${line} from ${registry} with \`npm ${args.slice(0, 2).join(' ')}\` (offline? no such release? OFFLOAD_NODE_MATRIX_DIR can point at a cache that has it): ${reason}`);
   }
   const { filename, integrity, version } = packed[0] ?? {};
   if (!filename) throw new MatrixError(`npm pack ${NODE_PACKAGE}@${line} reported no file`);

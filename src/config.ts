@@ -35,6 +35,8 @@ export interface Config {
   /** Timeout of a job that gives none, ms; undefined: maxTimeoutMs. */
   defaultTimeoutMs: number | undefined;
   resultTtlMs: number;
+  /** Finished jobs are deleted this long after they ended (pinned ones never), ms. */
+  jobTtlMs: number;
   durability: Durability;
   retryBaseMs: number;
   logLevel: LogLevel;
@@ -82,6 +84,7 @@ export const FLAGS: Record<string, FlagSpec> = {
   'max-timeout-ms': { env: 'OFFLOAD_MAX_TIMEOUT_MS', type: 'string', default: String(ENGINE_DEFAULTS.maxTimeoutMs), help: 'longest timeout_ms a job may ask for, ms (default 7 days)' },
   'default-timeout-ms': { env: 'OFFLOAD_DEFAULT_TIMEOUT_MS', type: 'string', help: 'timeout of a job that gives none, ms (default: --max-timeout-ms)' },
   'result-ttl': { env: 'OFFLOAD_RESULT_TTL', type: 'string', default: `${OFFLOAD_DEFAULTS.resultTtlMs / 3_600_000}h`, help: 'how long finished export files are kept (e.g. 90m, 24h, 7d)' },
+  'job-ttl': { env: 'OFFLOAD_JOB_TTL', type: 'string', default: `${ENGINE_DEFAULTS.jobTtlMs / 86_400_000}d`, help: 'how long finished jobs are kept before they are deleted (e.g. 36h, 7d, 30d)' },
   durability: { env: 'OFFLOAD_DURABILITY', type: 'string', default: OFFLOAD_DEFAULTS.durability, help: 'normal (survives a process crash) or full (also a power loss)' },
   'retry-base-ms': { env: 'OFFLOAD_RETRY_BASE_MS', type: 'string', default: String(ENGINE_DEFAULTS.retryBaseMs), help: 'first retry delay, ms (doubles each attempt, with jitter)' },
   'allowed-host': { env: 'OFFLOAD_ALLOWED_HOSTS', type: 'string', multiple: true, help: 'a host name served besides localhost, 127.0.0.1 and [::1] when bound to loopback (repeatable; env: comma-separated)' },
@@ -164,6 +167,7 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
     maxTimeoutMs: integer('max-timeout-ms', 1, TIMER_LIMIT_MS),
     defaultTimeoutMs: raw('default-timeout-ms') === undefined ? undefined : integer('default-timeout-ms', 1, TIMER_LIMIT_MS),
     resultTtlMs: parseDuration('result-ttl', raw('result-ttl')!),
+    jobTtlMs: parseDuration('job-ttl', raw('job-ttl')!),
     durability,
     retryBaseMs: integer('retry-base-ms', 1),
     logLevel: logLevel as LogLevel,
@@ -174,6 +178,7 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
     headersTimeoutMs: integer('headers-timeout-ms', 100, 3_600_000),
     idleTimeoutMs: integer('idle-timeout-ms', 100, 24 * 3_600_000),
   };
+  if (config.jobTtlMs < 1) throw new ConfigError(`--job-ttl (OFFLOAD_JOB_TTL) must be longer than 0, got "${raw('job-ttl')}"`);
   if (config.defaultTimeoutMs !== undefined && config.defaultTimeoutMs > config.maxTimeoutMs) {
     throw new ConfigError(
       `--default-timeout-ms (${config.defaultTimeoutMs}) must not exceed --max-timeout-ms (${config.maxTimeoutMs})`,

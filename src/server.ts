@@ -34,6 +34,7 @@ export async function startServer(
       retryBaseMs: config.retryBaseMs,
       niceIncrement: config.workerNice,
       maxTimeoutMs: config.maxTimeoutMs,
+      jobTtlMs: config.jobTtlMs,
       ...(config.defaultTimeoutMs === undefined ? {} : { defaultTimeoutMs: config.defaultTimeoutMs }),
       ...engineOverrides,
     },

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { jobsDatabasePath } from '../src/contracts/data-layout.js';
-import { migrate } from '../src/db/migrate.js';
+import { migrate, readMigrations } from '../src/db/migrate.js';
 import { openDatabase } from '../src/db/open-database.js';
 import { JOB_STATUSES } from '../src/engine/job.js';
 import { JOBS_MIGRATIONS, openSqliteJobStore } from '../src/engine/sqlite/sqlite-job-store.js';
@@ -57,13 +57,16 @@ describe('SQLite job store', () => {
     }
   });
 
-  test('a file of the old scheme (user_version 4, no schema_versions) gets migration 0005 only, rows kept', async () => {
+  test('a file of the old scheme (user_version 4, no schema_versions) gets the later migrations only, rows kept', async () => {
     const dataDir = makeTempDir();
-    const id = await createStoreWithOneJob(dataDir);
-    // Undo migration 0005 and the schema_versions table: the file as a version before the split left it.
+    // The file as a version before the split left it: migrations 1-4, counted in user_version alone.
     const old = openDatabase(jobsDatabasePath(dataDir));
-    old.exec(`DROP INDEX jobs_active_by_ref; ALTER TABLE jobs DROP COLUMN ref; DROP TABLE schema_versions; PRAGMA user_version = 4`);
+    migrate(old, JOBS_MIGRATIONS, readMigrations(JOBS_MIGRATIONS.dir).filter((m) => m.version <= 4));
+    old.exec(`DROP TABLE schema_versions`);
+    old.prepare(`INSERT INTO jobs (id, kind, status, payload, run_at, created_at, updated_at, idempotency_key)
+                 VALUES ('job-1', 'k', 'pending', '{"n":1}', ?, ?, ?, 'key-1')`).run(T0, T0, T0);
     old.close();
+    const id = 'job-1';
 
     // 0001 again would fail on CREATE TABLE jobs: opening succeeds only if the store starts from version 4.
     const store = openSqliteJobStore(dataDir);
@@ -78,8 +81,9 @@ describe('SQLite job store', () => {
     }
     const db = openDatabase(jobsDatabasePath(dataDir));
     try {
-      assert.deepEqual(db.prepare(`SELECT component, version FROM schema_versions`).all(), [{ component: 'jobs', version: 5 }]);
-      assert.equal(db.pragma('user_version', { simple: true }), 5);
+      const latest = Math.max(...readMigrations(JOBS_MIGRATIONS.dir).map((m) => m.version));
+      assert.deepEqual(db.prepare(`SELECT component, version FROM schema_versions`).all(), [{ component: 'jobs', version: latest }]);
+      assert.equal(db.pragma('user_version', { simple: true }), latest);
     } finally {
       db.close();
     }

@@ -326,17 +326,27 @@ export function describeJobStoreConformance(name: string, openStore: () => Promi
         const finished = await startJob({ owner: 'w1' });
         await store.complete(fenceOf(finished), null, T0 + 1);
         const other = await startJob({ owner: 'w2' });
-        const renewed = await store.renewLeases('w1', T0 + 90_000, T0 + 100);
-        assert.deepEqual(renewed, [{ id: a.id, cancelRequested: false }]);
+        const fences = [a, finished, other].map((job) => ({ id: job.id, attempt: job.attempts }));
+        const renewed = await store.renewLeases('w1', fences, T0 + 90_000, T0 + 100);
+        assert.deepEqual(renewed, [{ id: a.id, attempt: 1, cancelRequested: false }]);
         assert.equal((await store.get(a.id))?.leaseExpiresAt, T0 + 90_000);
         assert.deepEqual(await store.get(other.id), other, "w2's job is untouched");
         assert.equal((await store.get(finished.id))?.leaseExpiresAt, null, 'a finished job gets no lease');
-        assert.deepEqual(await store.renewLeases('nobody', T0 + 90_000, T0 + 100), []);
+        assert.deepEqual(await store.renewLeases('nobody', fences, T0 + 90_000, T0 + 100), []);
+      });
+
+      test('renewLeases extends only the listed attempts: a row the owner holds but does not run is left to expire', async () => {
+        const listed = await startJob({ owner: 'w1', leaseMs: 1000 });
+        const unlisted = await startJob({ owner: 'w1', leaseMs: 1000 });
+        const renewed = await store.renewLeases('w1', [{ id: listed.id, attempt: 1 }, { id: unlisted.id, attempt: 2 }], T0 + 90_000, T0 + 100);
+        assert.deepEqual(renewed, [{ id: listed.id, attempt: 1, cancelRequested: false }], 'an attempt number that is not the row\'s renews nothing');
+        assert.equal((await store.get(unlisted.id))?.leaseExpiresAt, T0 + 1000);
+        assert.deepEqual(await store.renewLeases('w1', [], T0 + 90_000, T0 + 100), []);
       });
 
       test('renewLeases records the heartbeat of the owner (leases.ts forgets owners silent for 10 leases)', async () => {
         await store.registerOwner({ id: 'w1', hostname: 'h', pid: 1, startedAt: T0, heartbeatAt: T0 });
-        await store.renewLeases('w1', T0 + 90_000, T0 + 100);
+        await store.renewLeases('w1', [], T0 + 90_000, T0 + 100);
         assert.equal((await store.listOwners())[0]?.heartbeatAt, T0 + 100);
       });
 
@@ -345,9 +355,9 @@ export function describeJobStoreConformance(name: string, openStore: () => Promi
         const notAsked = await startJob({ owner: 'w1' });
         const flagged = await store.requestCancel(asked.id, T0 + 5);
         assert.deepEqual(flagged, { ...asked, cancelRequested: true, updatedAt: T0 + 5 }, 'requestCancel flags the job, which keeps running');
-        const renewed = await store.renewLeases('w1', T0 + 90_000, T0 + 10);
+        const renewed = await store.renewLeases('w1', [asked, notAsked].map((job) => ({ id: job.id, attempt: job.attempts })), T0 + 90_000, T0 + 10);
         assert.deepEqual(renewed.sort((x, y) => x.id.localeCompare(y.id)),
-          [{ id: asked.id, cancelRequested: true }, { id: notAsked.id, cancelRequested: false }].sort((x, y) => x.id.localeCompare(y.id)));
+          [{ id: asked.id, attempt: 1, cancelRequested: true }, { id: notAsked.id, attempt: 1, cancelRequested: false }].sort((x, y) => x.id.localeCompare(y.id)));
       });
 
       test('requestCancel affects only running jobs', async () => {
@@ -411,7 +421,7 @@ export function describeJobStoreConformance(name: string, openStore: () => Promi
       test('endOrphan refuses once the owner renewed the lease, unless ownerGone', async () => {
         const job = await startJob({ owner: 'w1', leaseMs: 1000 });
         assert.deepEqual(ids(await store.findOrphans(T0 + 2000)), [job.id], 'an orphan at T0 + 2 s');
-        await store.renewLeases('w1', T0 + 10_000, T0 + 2000);
+        await store.renewLeases('w1', [{ id: job.id, attempt: job.attempts }], T0 + 10_000, T0 + 2000);
         const renewed = await store.get(job.id);
         const error = failure('lost');
         assert.equal(await store.endOrphan(fenceOf(job), { status: 'failed', error }, T0 + 2001, false), undefined, 'the lease was renewed');

@@ -44,7 +44,9 @@ export const CATALOG_MIGRATIONS = {
  * store, so their writes never contend. Run after the job store opened (its migrations come first).
  */
 export function openCatalogDatabase(dataDir: string, { durability = 'normal' }: { durability?: Durability } = {}): Database {
-  return openMigratedDatabase(jobsDatabasePath(dataDir), CATALOG_MIGRATIONS, { durability });
+  // Its writes are synchronous: a short busy timeout, so that a lock held elsewhere fails a request (503)
+  // instead of stalling the event loop.
+  return openMigratedDatabase(jobsDatabasePath(dataDir), CATALOG_MIGRATIONS, { durability, busyTimeoutMs: 100 });
 }
 
 /**
@@ -88,7 +90,8 @@ export class Datasets {
         content_type: format,
         ...(this.#maxRecordBytes === undefined ? {} : { max_record_bytes: this.#maxRecordBytes }),
       };
-      const { job } = await this.#engine.enqueue({ kind: IMPORT_KIND, payload, ref: id });
+      // Pinned: the catalog row references the import job and reads the dataset's columns from it.
+      const { job } = await this.#engine.enqueue({ kind: IMPORT_KIND, payload, ref: id, pinned: true });
       const record = { id, name, jobId: job.id, createdAt: job.createdAt };
       this.#catalog.create(record);
       return toView({ ...record, seq: 0 }, job);

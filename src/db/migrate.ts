@@ -24,13 +24,15 @@ const MIGRATION_FILE = /^(\d{4})-([a-z0-9-]+)\.sql$/;
 
 /** Opens `file` (see openDatabase) and brings `set` up to date; the connection is closed again if that fails. */
 export function openMigratedDatabase(file: string, set: MigrationSet, options: OpenDatabaseOptions = {}): Database {
-  const db = openDatabase(file, options);
+  // Migrating may wait for another process migrating the same file: the default busy timeout until it is done.
+  const db = openDatabase(file, { ...options, busyTimeoutMs: undefined });
   try {
     migrate(db, set);
   } catch (err) {
     db.close();
     throw err;
   }
+  if (options.busyTimeoutMs !== undefined) db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs))}`);
   return db;
 }
 

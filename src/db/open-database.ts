@@ -7,6 +7,11 @@ export interface OpenDatabaseOptions {
   /** `normal`: a commit survives a crash of the process; `full`: it also survives a power loss (fsync per commit). */
   durability?: Durability;
   readonly?: boolean;
+  /**
+   * How long a statement waits for another connection's lock before SQLITE_BUSY, ms; better-sqlite3 waits
+   * synchronously, blocking its thread. Default 5000.
+   */
+  busyTimeoutMs?: number;
 }
 
 /**
@@ -15,7 +20,7 @@ export interface OpenDatabaseOptions {
  */
 export function openDatabase(file: string, options: OpenDatabaseOptions = {}): SqliteDatabase {
   const db = new Database(file, { readonly: options.readonly ?? false });
-  db.pragma('busy_timeout = 5000');
+  db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs ?? 5000))}`);
   if (!options.readonly) {
     db.pragma('journal_mode = WAL');
     // In WAL mode NORMAL syncs only at checkpoints: a commit survives the process dying, not the machine.

@@ -1,3 +1,4 @@
+import { engineNow } from './clock.js';
 import type { Logger } from 'pino';
 import { computeBackoffMs, type BackoffOptions } from './backoff.js';
 import type { Fence, Job, JobError, RegisteredKind } from './job.js';
@@ -37,25 +38,47 @@ interface Attempt {
   settled: Promise<void>;
 }
 
+/** How long to wait before writing an outcome again after the store refused it: doubling, capped. */
+const OUTCOME_RETRY_FIRST_MS = 100;
+const OUTCOME_RETRY_MAX_MS = 5_000;
+
+const attemptKey = (fence: Fence) => `${fence.id}:${fence.attempt}`;
+
 /**
  * Claims pending jobs only while a thread is free, runs each on the pool, and writes exactly one outcome per
  * attempt: every claimed job leaves `running` through complete, endAttempt or release — or, if its lease was
- * taken over meanwhile, through the process that took it.
+ * taken over meanwhile, through the process that took it. An outcome the store refuses (locked, full) is written
+ * again until it lands; until then the attempt stays tracked, so its lease stays renewed and nobody re-runs it.
  */
 export class Dispatcher {
   readonly #options: DispatcherOptions;
+  /** By `id:attempt`: a job re-claimed here while an older attempt of it still winds down is another entry. */
   readonly #running = new Map<string, Attempt>();
   #claiming = false;
   #claimAgain = false;
+  #claimRound: Promise<void> = Promise.resolve();
+  #claimsInFlight = 0;
   #stopped = false;
+  /** Set once the shutdown grace is over: outcome writes still failing are given up (the lease then expires). */
+  #givingUp = false;
   #pollTimer: NodeJS.Timeout | undefined;
 
   constructor(options: DispatcherOptions) {
     this.#options = options;
   }
 
+  /** The attempts this process runs (or is still writing the outcome of): only their leases are renewed. */
+  runningFences(): Fence[] {
+    return [...this.#running.values()].map((attempt) => attempt.fence);
+  }
+
   runningJobIds(): string[] {
-    return [...this.#running.keys()];
+    return [...new Set(this.runningFences().map((fence) => fence.id))];
+  }
+
+  /** A claim committed but not yet tracked may exist: own rows must not be taken for orphans meanwhile. */
+  get hasClaimInFlight(): boolean {
+    return this.#claimsInFlight > 0;
   }
 
   /** Looks for work now. Cheap to call often: calls made while a claim is under way fold into one more round. */
@@ -65,16 +88,20 @@ export class Dispatcher {
       this.#claimAgain = true;
       return;
     }
-    void this.#claimRounds();
+    this.#claimRound = this.#claimRounds();
   }
 
-  /** Aborts a running attempt; resolves once its outcome is written. False if this process does not run it. */
+  /** Aborts the job's running attempts; resolves once their outcomes are written. False if none runs here. */
   async abort(jobId: string, reason: AbortReason, graceMs?: number): Promise<boolean> {
-    const attempt = this.#running.get(jobId);
-    if (!attempt) return false;
-    attempt.task.abort(reason, graceMs);
-    await attempt.settled;
-    return true;
+    const attempts = [...this.#running.values()].filter((attempt) => attempt.fence.id === jobId);
+    for (const attempt of attempts) attempt.task.abort(reason, graceMs);
+    await Promise.all(attempts.map((attempt) => attempt.settled));
+    return attempts.length > 0;
+  }
+
+  /** Stops one attempt whose row moved on (lease taken over): it writes nothing. */
+  abandon(fence: Fence): void {
+    this.#running.get(attemptKey(fence))?.task.abort('lease_lost', 0);
   }
 
   /**
@@ -84,6 +111,8 @@ export class Dispatcher {
   async drain(graceMs: number): Promise<{ finished: number; released: number }> {
     this.#stopped = true;
     clearTimeout(this.#pollTimer);
+    // A claim queued in the group commit may still land: what it claimed is released there, attempt given back.
+    await this.#claimRound;
     const all = () => Promise.all([...this.#running.values()].map((a) => a.settled));
     const before = this.#running.size;
     let timer: NodeJS.Timeout | undefined;
@@ -91,6 +120,8 @@ export class Dispatcher {
     clearTimeout(timer);
     const released = this.#running.size;
     for (const attempt of this.#running.values()) attempt.task.abort('shutdown', 0);
+    // Outcomes the store keeps refusing are not waited for forever: their leases expire, recovery takes them.
+    this.#givingUp = true;
     await all();
     return { finished: before - released, released };
   }
@@ -103,9 +134,20 @@ export class Dispatcher {
         this.#claimAgain = false;
         const free = pool.threads - pool.busy;
         if (this.#stopped || free <= 0) break;
-        const now = Date.now();
-        const jobs = await store.claim({ owner, kinds: kinds.names(), limit: free, now, leaseMs });
-        for (const job of jobs) this.#start(job);
+        const now = engineNow();
+        this.#claimsInFlight++;
+        let jobs: Job[];
+        try {
+          // Jobs with an attempt still winding down here are not claimed again until it has.
+          jobs = await store.claim({ owner, kinds: kinds.names(), limit: free, now, leaseMs, exclude: this.runningJobIds() });
+          if (this.#stopped) {
+            await this.#releaseUnstarted(jobs);
+            break;
+          }
+          for (const job of jobs) this.#start(job);
+        } finally {
+          this.#claimsInFlight--;
+        }
         if (jobs.length < free) await this.#schedulePoll(now);
       } while (this.#claimAgain);
     } catch (err) {
@@ -113,6 +155,14 @@ export class Dispatcher {
       this.#schedulePollIn(this.#options.pollIntervalMs);
     } finally {
       this.#claiming = false;
+    }
+  }
+
+  /** Claimed as the engine stopped: back to pending, the attempt given back, as if never claimed. */
+  async #releaseUnstarted(jobs: Job[]): Promise<void> {
+    for (const job of jobs) {
+      const released = await this.#options.store.release({ id: job.id, owner: this.#options.owner, attempt: job.attempts }, engineNow());
+      if (released) this.#options.onChange(released);
     }
   }
 
@@ -153,23 +203,41 @@ export class Dispatcher {
         this.wake();
         return this.#recordOutcome(attempt, outcome, log);
       })
-      .catch((err) => log.error({ err }, 'writing the outcome of the job failed; its lease will expire and recovery takes it'))
+      .catch((err) => log.error({ err }, 'the outcome of the job was not written; its lease will expire and recovery takes it'))
       .finally(() => {
         clearTimeout(timeout);
-        this.#running.delete(job.id);
+        this.#running.delete(attemptKey(fence));
         this.wake();
       });
-    this.#running.set(job.id, attempt);
-    log.info({ wait_ms: Math.max(0, (job.startedAt ?? Date.now()) - job.runAt) }, 'job started');
+    this.#running.set(attemptKey(fence), attempt);
+    // Asked while it was pending again after a graceful shutdown (the flag survives a release).
+    if (job.cancelRequested) task.abort('cancelled');
+    log.info({ wait_ms: Math.max(0, (job.startedAt ?? engineNow()) - job.runAt) }, 'job started');
     this.#options.onChange(job);
   }
 
   async #saveProgress(fence: Fence, done: number, total: number | null): Promise<void> {
     try {
-      const job = await this.#options.store.saveProgress(fence, done, total, Date.now());
+      const job = await this.#options.store.saveProgress(fence, done, total, engineNow());
       if (job) this.#options.onChange(job);
     } catch (err) {
       this.#options.logger.warn({ err, job_id: fence.id }, 'saving progress failed');
+    }
+  }
+
+  /**
+   * Runs `write` until the store takes it. A failure here is the database's (locked past its busy timeout, disk
+   * full, I/O error), not the job's: dropping the outcome would leave the row `running` under a live owner.
+   */
+  async #persist<T>(write: () => Promise<T>, log: Logger): Promise<T> {
+    for (let delay = OUTCOME_RETRY_FIRST_MS; ; delay = Math.min(delay * 2, OUTCOME_RETRY_MAX_MS)) {
+      try {
+        return await write();
+      } catch (err) {
+        if (this.#givingUp) throw err;
+        log.warn({ err, retry_in_ms: delay }, 'writing the outcome of the job failed; trying again');
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
     }
   }
 
@@ -177,12 +245,11 @@ export class Dispatcher {
     const { store, backoff } = this.#options;
     const { job, fence } = attempt;
     const durationMs = Math.round(performance.now() - attempt.startedAt);
-    const now = Date.now();
     let saved: Job | undefined;
     if (outcome.ok) {
-      saved = await store.complete(fence, outcome.value, now, outcome.progress);
+      saved = await this.#persist(() => store.complete(fence, outcome.value, engineNow(), outcome.progress), log);
     } else if (outcome.aborted === 'shutdown') {
-      saved = await store.release(fence, now);
+      saved = await this.#persist(() => store.release(fence, engineNow()), log);
     } else if (outcome.aborted === 'lease_lost') {
       log.warn({ duration_ms: durationMs }, 'job abandoned: another process took it over after its lease expired');
       return;
@@ -197,13 +264,15 @@ export class Dispatcher {
         },
       };
       const retry = outcome.retryable && fence.attempt < job.maxAttempts;
-      saved = await store.endAttempt(
-        fence,
-        retry
-          ? { status: 'pending', error, runAt: now + computeBackoffMs(fence.attempt, backoff) }
-          : { status: outcome.aborted === 'cancelled' ? 'cancelled' : 'failed', error },
-        now,
-      );
+      const retryInMs = computeBackoffMs(fence.attempt, backoff);
+      saved = await this.#persist(() => {
+        const now = engineNow();
+        return store.endAttempt(
+          fence,
+          retry ? { status: 'pending', error, runAt: now + retryInMs } : { status: outcome.aborted === 'cancelled' ? 'cancelled' : 'failed', error },
+          now,
+        );
+      }, log);
       if (outcome.stack) log.debug({ stack: outcome.stack }, 'job error stack');
     }
     if (!saved) {
@@ -215,6 +284,6 @@ export class Dispatcher {
       'job attempt ended',
     );
     this.#options.onChange(saved);
-    this.#options.onAttemptEnd({ job: saved, outcome, durationMs, waitMs: Math.max(0, (job.startedAt ?? now) - job.runAt) });
+    this.#options.onAttemptEnd({ job: saved, outcome, durationMs, waitMs: Math.max(0, (job.startedAt ?? saved.updatedAt) - job.runAt) });
   }
 }

@@ -35,6 +35,13 @@ export interface EngineOptions {
   progressIntervalMs?: number;
   /** Piscina niceIncrement for worker threads (Linux; needs @napi-rs/nice). Default 0. */
   niceIncrement?: number;
+  /**
+   * A job whose process died while running it on this many attempts in a row fails with `crashed` instead of
+   * being retried again: it is likely what kills the process. Default 2.
+   */
+  crashLimit?: number;
+  /** Finished jobs (succeeded, failed, cancelled) are deleted this long after they ended, unless pinned, ms. Default 7 days. */
+  jobTtlMs?: number;
   logger?: Logger;
 }
 
@@ -53,6 +60,8 @@ export const ENGINE_DEFAULTS = Object.freeze({
   abortGraceMs: 200,
   progressIntervalMs: 250,
   niceIncrement: 0,
+  jobTtlMs: 7 * 24 * 3600 * 1000,
+  crashLimit: 2,
 });
 
 /** Fills in the defaults and checks each option, with a message naming it. */
@@ -74,8 +83,10 @@ export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOpti
     abortGraceMs: pick('abortGraceMs'),
     progressIntervalMs: pick('progressIntervalMs'),
     niceIncrement: pick('niceIncrement'),
+    jobTtlMs: pick('jobTtlMs'),
+    crashLimit: pick('crashLimit'),
   };
-  for (const name of ['threads', 'workerMemoryMb', 'leaseMs', 'maxPending', 'defaultMaxAttempts', 'retryBaseMs', 'retryMaxMs', 'pollIntervalMs'] as const) {
+  for (const name of ['threads', 'workerMemoryMb', 'leaseMs', 'maxPending', 'defaultMaxAttempts', 'retryBaseMs', 'retryMaxMs', 'pollIntervalMs', 'jobTtlMs', 'crashLimit'] as const) {
     validatePositiveInteger(name, resolved[name]);
   }
   validatePositiveInteger('maxTimeoutMs', resolved.maxTimeoutMs, TIMER_LIMIT_MS);

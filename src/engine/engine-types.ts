@@ -15,6 +15,11 @@ export interface EnqueueRequest {
   requestHash?: string;
   /** The caller's own reference (e.g. the record the job works on), counted by countActive({ ref }). */
   ref?: string;
+  /**
+   * Never deleted by job retention (jobTtlMs): for a job whose row something else keeps reading or references,
+   * e.g. the job that created a record. Default false.
+   */
+  pinned?: boolean;
 }
 
 export interface EnqueueResult {
@@ -52,5 +57,20 @@ export interface EngineEvents {
 export interface EngineStats {
   threads: number;
   busyThreads: number;
+  /** Threads told to terminate that have not exited (blocked in a native call): see WorkerPool.zombieThreads. */
+  zombieThreads: number;
   closing: boolean;
+}
+
+export interface ReadinessCheck {
+  name: 'database' | 'pool' | 'threads';
+  ok: boolean;
+  /** Why the check failed; absent when it passed. */
+  message?: string;
+}
+
+/** What engine.readiness() found: ready when every check passed. */
+export interface ReadinessReport {
+  ready: boolean;
+  checks: ReadinessCheck[];
 }

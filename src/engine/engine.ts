@@ -1,3 +1,4 @@
+import { engineNow } from './clock.js';
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
@@ -7,10 +8,13 @@ import type { BackoffOptions } from './backoff.js';
 import { Dispatcher } from './dispatcher.js';
 import { EngineError } from './engine-error.js';
 import { resolveEngineOptions, timeoutOf, type EngineOptions, type ResolvedEngineOptions } from './engine-options.js';
-import type { CancelResult, EngineEvents, EngineStats, EnqueueRequest, EnqueueResult, ListJobsRequest } from './engine-types.js';
+import type {
+  CancelResult, EngineEvents, EngineStats, EnqueueRequest, EnqueueResult, ListJobsRequest, ReadinessCheck, ReadinessReport,
+} from './engine-types.js';
 import { isTerminal, type Job, type NewJob } from './job.js';
 import { KindRegistry, type RegisterOptions } from './kind-registry.js';
-import type { JobStore } from './job-store.js';
+import type { AttemptRecord, JobStore } from './job-store.js';
+import { startJobRetention, type JobRetention } from './job-retention.js';
 import { LeaseKeeper } from './leases.js';
 import { decodeListCursor, encodeListCursor } from './list-cursor.js';
 import { WorkerPool } from './pool.js';
@@ -29,6 +33,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   #pool: WorkerPool | undefined;
   #dispatcher: Dispatcher | undefined;
   #leases: LeaseKeeper | undefined;
+  #retention: JobRetention | undefined;
   #closing = false;
   #closed: Promise<void> | undefined;
   /** Inserts queued in the store but not committed yet: counted against maxPending too. */
@@ -71,7 +76,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     return this.#options;
   }
 
-  /** Recovers jobs left by dead processes, starts the pool and begins claiming. */
+  /** Recovers jobs left by dead processes, starts the pool, begins claiming and the retention of finished jobs. */
   async start(): Promise<void> {
     const options = this.#options;
     const backoff: BackoffOptions = { baseMs: options.retryBaseMs, maxMs: options.retryMaxMs };
@@ -102,12 +107,14 @@ export class Engine extends EventEmitter<EngineEvents> {
     }));
     this.#leases = new LeaseKeeper({
       store: this.#store,
-      self: { id: this.ownerId, hostname: hostname(), pid: process.pid, startedAt: Date.now(), heartbeatAt: Date.now() },
+      self: { id: this.ownerId, hostname: hostname(), pid: process.pid, startedAt: engineNow(), heartbeatAt: engineNow() },
       leaseMs: options.leaseMs,
+      crashLimit: options.crashLimit,
       backoff,
       logger: this.#logger,
-      runningJobIds: () => dispatcher.runningJobIds(),
-      onLeaseLost: (jobId) => void dispatcher.abort(jobId, 'lease_lost', 0),
+      runningFences: () => dispatcher.runningFences(),
+      hasClaimInFlight: () => dispatcher.hasClaimInFlight,
+      onLeaseLost: (fence) => dispatcher.abandon(fence),
       onCancelRequested: (jobId) => void dispatcher.abort(jobId, 'cancelled'),
       onChange,
       onRecovered: (job) => {
@@ -116,6 +123,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       },
     });
     const recovered = await this.#leases.start();
+    this.#retention = startJobRetention({ store: this.#store, ttlMs: options.jobTtlMs, logger: this.#logger });
     this.#logger.info({ owner: this.ownerId, threads: options.threads, recovered: recovered.length, kinds: this.kinds }, 'engine started');
     dispatcher.wake();
   }
@@ -131,7 +139,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     }
     const timeoutMs = timeoutOf(request.timeoutMs, this.#options);
     await this.#assertQueueHasRoom();
-    const now = Date.now();
+    const now = engineNow();
     const job: NewJob = {
       id: randomUUID(),
       kind: request.kind,
@@ -144,6 +152,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       idempotencyKey: request.idempotencyKey ?? null,
       requestHash: request.requestHash ?? null,
       ref: request.ref ?? null,
+      pinned: request.pinned ?? false,
     };
     this.#uncommittedInserts++;
     let result: EnqueueResult;
@@ -180,6 +189,11 @@ export class Engine extends EventEmitter<EngineEvents> {
     return this.#store.get(id);
   }
 
+  /** The job's ended attempts, oldest first: each one's outcome and error, none overwritten by the next. */
+  async attempts(id: string): Promise<AttemptRecord[]> {
+    return this.#store.attempts(id);
+  }
+
   async list(request: ListJobsRequest = {}): Promise<{ jobs: Job[]; nextCursor: string | null }> {
     const limit = request.limit ?? 50;
     const beforeSeq = request.cursor === undefined ? undefined : decodeListCursor(request.cursor);
@@ -197,7 +211,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       const job = await this.#store.get(id);
       if (!job) return undefined;
       if (isTerminal(job.status)) return { state: 'already_finished', job };
-      const now = Date.now();
+      const now = engineNow();
       if (job.status === 'pending') {
         const cancelled = await this.#store.cancelPending(id, { code: 'cancelled', message: 'The job was cancelled before it started.' }, now);
         if (cancelled) {
@@ -209,7 +223,9 @@ export class Engine extends EventEmitter<EngineEvents> {
       }
       if (await this.#dispatcher?.abort(id, 'cancelled')) {
         const after = (await this.#store.get(id))!;
-        return isTerminal(after.status) ? { state: 'cancelled', job: after } : { state: 'cancel_requested', job: after };
+        // The attempt may have finished on its own before the abort reached it: then there was nothing to cancel.
+        if (after.status === 'cancelled') return { state: 'cancelled', job: after };
+        return isTerminal(after.status) ? { state: 'already_finished', job: after } : { state: 'cancel_requested', job: after };
       }
       const flagged = await this.#store.requestCancel(id, now);
       if (flagged) {
@@ -229,7 +245,12 @@ export class Engine extends EventEmitter<EngineEvents> {
   }
 
   stats(): EngineStats {
-    return { threads: this.#options.threads, busyThreads: this.#pool?.busy ?? 0, closing: this.#closing };
+    return {
+      threads: this.#options.threads,
+      busyThreads: this.#pool?.busy ?? 0,
+      zombieThreads: this.#pool?.zombieThreads ?? 0,
+      closing: this.#closing,
+    };
   }
 
   async countPending(): Promise<number> {
@@ -241,14 +262,45 @@ export class Engine extends EventEmitter<EngineEvents> {
     return this.#store.countByKindAndStatus();
   }
 
-  /** True when the database accepts writes and the pool is up. */
+  /** True when every check of readiness() passed. */
   async isReady(): Promise<boolean> {
-    if (this.#closing || !this.#pool) return false;
-    try {
-      await this.#store.ping();
-      return true;
-    } catch {
-      return false;
+    return (await this.readiness()).ready;
+  }
+
+  /**
+   * Whether this engine can take jobs, check by check. database: a real write commits within 1 s (this engine's
+   * owner heartbeat, queued like every write: a full disk or another process holding the write lock fails it);
+   * pool: started and not shutting down; threads: no thread told to terminate is still alive (a zombie).
+   */
+  async readiness(): Promise<ReadinessReport> {
+    const writeTimeoutMs = 1_000;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<string>((resolve) => {
+      timer = setTimeout(resolve, writeTimeoutMs, `A write did not commit within ${writeTimeoutMs} ms: another process may hold the database's write lock.`);
+    });
+    // Settles with the problem, never rejects: the race's loser must not become an unhandled rejection.
+    const written = this.#store.touchOwner(this.ownerId, engineNow()).then(
+      (found) => (found ? undefined : 'This engine has no row in the owners table (not started, or another process took it for dead).'),
+      (err: unknown) => {
+        const { code, message } = (err ?? {}) as { code?: unknown; message?: unknown };
+        return `The database refused a write: ${typeof code === 'string' ? `${code}: ` : ''}${typeof message === 'string' ? message : String(err)}`;
+      },
+    );
+    const databaseProblem = await Promise.race([written, timedOut]).finally(() => clearTimeout(timer));
+    const poolProblem = this.#closing ? 'The engine is shutting down.' : this.#pool ? undefined : 'The worker pool is not started.';
+    const zombies = this.#pool?.zombieThreads ?? 0;
+    const threadsProblem = zombies === 0 ? undefined
+      : `${zombies} worker thread${zombies === 1 ? '' : 's'} did not exit after being terminated (blocked in a native call); ` +
+        'each holds a core or memory until that call returns.';
+    const checks: ReadinessCheck[] = [
+      check('database', databaseProblem),
+      check('pool', poolProblem),
+      check('threads', threadsProblem),
+    ];
+    return { ready: checks.every((c) => c.ok), checks };
+
+    function check(name: ReadinessCheck['name'], problem: string | undefined): ReadinessCheck {
+      return problem === undefined ? { name, ok: true } : { name, ok: false, message: problem };
     }
   }
 
@@ -267,6 +319,7 @@ export class Engine extends EventEmitter<EngineEvents> {
 
   async #close(graceMs: number): Promise<void> {
     this.#closing = true;
+    await this.#retention?.stop();
     const drained = await this.#dispatcher?.drain(graceMs);
     await this.#leases?.stop();
     await this.#pool?.destroy();
@@ -291,4 +344,6 @@ export function createEngine(options: EngineOptions): Engine {
 
 export type { EngineOptions } from './engine-options.js';
 export type { RegisterOptions } from './kind-registry.js';
-export type { CancelResult, EngineEvents, EngineStats, EnqueueRequest, EnqueueResult, ListJobsRequest } from './engine-types.js';
+export type {
+  CancelResult, EngineEvents, EngineStats, EnqueueRequest, EnqueueResult, ListJobsRequest, ReadinessCheck, ReadinessReport,
+} from './engine-types.js';

@@ -14,6 +14,8 @@ export interface ClaimRequest {
   limit: number;
   now: number;
   leaseMs: number;
+  /** Job ids not to claim (an attempt of theirs still winds down in the claiming process). */
+  exclude?: readonly string[];
 }
 
 export interface OwnerRecord {
@@ -22,6 +24,17 @@ export interface OwnerRecord {
   pid: number;
   startedAt: number;
   heartbeatAt: number;
+}
+
+/** One ended attempt of a job, as kept in its history (oldest first). */
+export interface AttemptRecord {
+  attempt: number;
+  owner: string | null;
+  startedAt: number | null;
+  endedAt: number;
+  /** `retried`: back to pending to run again; `released`: given back at a graceful shutdown, not counted. */
+  outcome: 'succeeded' | 'failed' | 'cancelled' | 'retried' | 'released';
+  error: JobError | null;
 }
 
 /** An attempt that ended without a result, and what to do with its job. */
@@ -41,16 +54,25 @@ export interface JobStore {
    */
   insert(jobs: readonly NewJob[]): Promise<Array<{ job: Job; created: boolean }>>;
   claim(request: ClaimRequest): Promise<Job[]>;
-  /** Extends the lease of every running job of `owner`; returns them, with any cancellation asked by others. */
-  renewLeases(owner: string, leaseExpiresAt: number, now: number): Promise<Array<{ id: string; cancelRequested: boolean }>>;
+  /**
+   * Extends the leases of these attempts of `owner` (and the owner's heartbeat); returns those still its own, with
+   * any cancellation asked by others. A row the owner holds but does not list is not renewed.
+   */
+  renewLeases(
+    owner: string,
+    fences: readonly Omit<Fence, 'owner'>[],
+    leaseExpiresAt: number,
+    now: number,
+  ): Promise<Array<{ id: string; attempt: number; cancelRequested: boolean }>>;
   saveProgress(fence: Fence, done: number, total: number | null, now: number): Promise<Job | undefined>;
   complete(fence: Fence, result: unknown, now: number, progress?: { done: number; total: number | null } | null): Promise<Job | undefined>;
   endAttempt(fence: Fence, end: AttemptEnd, now: number): Promise<Job | undefined>;
   /**
    * Ends the attempt of an orphan (see findOrphans) — unless its owner renewed the lease meanwhile, which only
-   * `ownerGone` (the owner is known to be dead) overrides.
+   * `ownerGone` (the owner is known to be dead) overrides. "Renewed" is: the lease is now past `leaseSeen` (the
+   * value the caller saw unchanged for a lease length), or without it, not expired at `now`.
    */
-  endOrphan(fence: Fence, end: AttemptEnd, now: number, ownerGone: boolean): Promise<Job | undefined>;
+  endOrphan(fence: Fence, end: AttemptEnd, now: number, ownerGone: boolean, leaseSeen?: number): Promise<Job | undefined>;
   /** Puts a running job back to pending without counting its attempt (graceful shutdown). */
   release(fence: Fence, now: number): Promise<Job | undefined>;
   /** Running jobs whose lease expired before `now`, or (if `owners` given) that belong to one of those owners. */
@@ -58,12 +80,19 @@ export interface JobStore {
   cancelPending(id: string, error: JobError, now: number): Promise<Job | undefined>;
   requestCancel(id: string, now: number): Promise<Job | undefined>;
   get(id: string): Promise<Job | undefined>;
+  /** Every ended attempt of the job, oldest first; however an attempt ended, it is recorded with that write. */
+  attempts(id: string): Promise<AttemptRecord[]>;
   list(filter: ListJobsFilter): Promise<Job[]>;
   countPending(): Promise<number>;
   /** Pending or running jobs enqueued with this `ref`. */
   countActive(filter: { ref: string }): Promise<number>;
   /** Forgets idempotency keys of jobs that finished before `finishedBefore`; returns how many. */
   expireIdempotencyKeys(finishedBefore: number): Promise<number>;
+  /**
+   * Deletes up to `limit` jobs that ended (succeeded, failed, cancelled) before `finishedBefore`, oldest first,
+   * never a pinned one; returns how many. One small write per call, so that callers can pace a long backlog.
+   */
+  deleteFinished(finishedBefore: number, limit: number): Promise<number>;
   /** How many jobs are pending and running, per kind (for metrics); statuses with no job are left out. */
   countByKindAndStatus(): Promise<Array<{ kind: string; status: 'pending' | 'running'; count: number }>>;
   /** The earliest `run_at` of a pending job of these kinds, if any. */
@@ -71,6 +100,11 @@ export interface JobStore {
   registerOwner(owner: OwnerRecord): Promise<void>;
   listOwners(): Promise<OwnerRecord[]>;
   removeOwner(id: string): Promise<void>;
+  /**
+   * Sets the heartbeat of owner `id` to `now`, a real write queued like the others (it fails on a full disk or a
+   * locked database, unlike ping); false when no such owner row exists.
+   */
+  touchOwner(id: string, now: number): Promise<boolean>;
   /** Checks that the database accepts a write. */
   ping(): Promise<void>;
   close(): Promise<void>;

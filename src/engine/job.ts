@@ -28,6 +28,8 @@ export const JobErrorCodes = Object.freeze({
   timeout: { retryable: false },
   cancelled: { retryable: false },
   lost: { retryable: true },
+  /** The process died while running the job on each of its last `crashLimit` attempts: a poison job. */
+  crashed: { retryable: false },
 } as const);
 export type EngineJobErrorCode = keyof typeof JobErrorCodes;
 /** An engine code, or one a kind was registered with (its tasks' own validation codes); never retried. */
@@ -84,6 +86,8 @@ export interface NewJob {
   idempotencyKey?: string | null;
   requestHash?: string | null;
   ref?: string | null;
+  /** Kept by job retention however long ago it finished (see EngineOptions.jobTtlMs). */
+  pinned?: boolean;
 }
 
 /** Identifies one attempt: an outcome is written only while the row still belongs to it. */

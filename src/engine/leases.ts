@@ -1,6 +1,7 @@
+import { engineNow } from './clock.js';
 import type { Logger } from 'pino';
 import { computeBackoffMs, type BackoffOptions } from './backoff.js';
-import type { Job, JobError } from './job.js';
+import type { Fence, Job, JobError } from './job.js';
 import type { JobStore, OwnerRecord } from './job-store.js';
 
 /** Owners alive in this very process: several engines may be embedded in one process and share its pid. */
@@ -12,14 +13,18 @@ export interface LeaseKeeperOptions {
   leaseMs: number;
   backoff: BackoffOptions;
   logger: Logger;
-  /** Jobs this process runs right now: their leases are renewed, never recovered. */
-  runningJobIds(): string[];
-  /** The lease of a job this process runs was taken by another process: stop running it, write nothing. */
-  onLeaseLost(jobId: string): void;
+  /** Attempts this process runs right now: only their leases are renewed, and they are never recovered. */
+  runningFences(): Fence[];
+  /** A claim of this process may be committed but not yet tracked: its own rows are not orphans meanwhile. */
+  hasClaimInFlight(): boolean;
+  /** The lease of an attempt this process runs was taken by another process: stop running it, write nothing. */
+  onLeaseLost(fence: Fence): void;
   /** Another process asked to cancel a job this process runs. */
   onCancelRequested(jobId: string): void;
   onChange(job: Job): void;
-  /** An orphan's attempt was ended as `lost` by this process (after onChange). */
+  /** See EngineOptions.crashLimit. */
+  crashLimit: number;
+  /** An orphan's attempt was ended as `lost` (or `crashed`) by this process (after onChange). */
   onRecovered?(job: Job): void;
 }
 
@@ -37,6 +42,8 @@ export interface LeaseKeeperOptions {
 export class LeaseKeeper {
   readonly #options: LeaseKeeperOptions;
   #heartbeatTimer: NodeJS.Timeout | undefined;
+  /** Each running row of other owners, by id:attempt: its lease value as last seen, and since when (monotonic). */
+  #leasesSeen = new Map<string, { lease: number; since: number }>();
   #recoveryTimer: NodeJS.Timeout | undefined;
 
   constructor(options: LeaseKeeperOptions) {
@@ -71,35 +78,47 @@ export class LeaseKeeper {
 
   async renew(): Promise<void> {
     const { store, self, leaseMs } = this.#options;
-    const now = Date.now();
-    const renewed = await store.renewLeases(self.id, now + leaseMs, now);
-    const stillOurs = new Set(renewed.map((job) => job.id));
-    for (const jobId of this.#options.runningJobIds()) {
-      if (!stillOurs.has(jobId)) this.#options.onLeaseLost(jobId);
+    const now = engineNow();
+    const running = this.#options.runningFences();
+    const renewed = await store.renewLeases(self.id, running, now + leaseMs, now);
+    const stillOurs = new Set(renewed.map((job) => `${job.id}:${job.attempt}`));
+    for (const fence of running) {
+      if (!stillOurs.has(`${fence.id}:${fence.attempt}`)) this.#options.onLeaseLost(fence);
     }
     for (const job of renewed) if (job.cancelRequested) this.#options.onCancelRequested(job.id);
   }
 
   async recoverOrphans(): Promise<Job[]> {
     const { store, self, backoff, logger } = this.#options;
-    const now = Date.now();
+    const now = engineNow();
     const owners = await store.listOwners();
     const goneOwners = new Set(owners.filter((owner) => owner.id !== self.id && isOwnerGone(owner, self)).map((o) => o.id));
-    const runningHere = new Set(this.#options.runningJobIds());
+    // Rows this owner holds but runs no attempt of (an outcome it could not write and gave up on, a claim it
+    // lost track of) are orphans at once: no heartbeat of ours renews them. Not while a claim may be untracked.
+    const includeOwn = !this.#options.hasClaimInFlight();
+    const runningHere = new Set(this.#options.runningFences().map((fence) => `${fence.id}:${fence.attempt}`));
     const recovered: Job[] = [];
-    for (const orphan of await store.findOrphans(now, [...goneOwners])) {
-      if (orphan.owner === self.id && runningHere.has(orphan.id)) continue; // a stalled heartbeat, not a dead owner
-      const error: JobError = {
-        code: 'lost',
-        message: 'The process running the job stopped before the job finished (its lease expired or its owner is gone).',
-        details: { owner: orphan.owner, attempt: orphan.attempts, lease_expired_at: orphan.leaseExpiresAt },
-      };
-      const retry = orphan.attempts < orphan.maxAttempts;
+    // Every running row: whether a lease expired is judged below by this process's monotonic clock.
+    const running = await store.findOrphans(Number.MAX_SAFE_INTEGER);
+    for (const orphan of this.#orphansAmong(running, goneOwners, includeOwn ? runningHere : undefined)) {
+      const deaths = 1 + (await this.#deathsInARow(orphan.id));
+      const details = { owner: orphan.owner, attempt: orphan.attempts, lease_expired_at: orphan.leaseExpiresAt, deaths_in_a_row: deaths };
+      const poisoned = deaths >= this.#options.crashLimit;
+      const error: JobError = poisoned
+        ? {
+            code: 'crashed',
+            message: `The process running the job died on each of its last ${deaths} attempts; it is not retried, as it is likely what kills the process.`,
+            details,
+          }
+        : { code: 'lost', message: 'The process running the job stopped before the job finished (its lease expired or its owner is gone).', details };
+      const retry = !poisoned && orphan.attempts < orphan.maxAttempts;
+      // Refused if the lease moved since it was seen: its owner renewed it meanwhile, and is alive after all.
       const job = await store.endOrphan(
         { id: orphan.id, owner: orphan.owner!, attempt: orphan.attempts },
         retry ? { status: 'pending', error, runAt: now + computeBackoffMs(orphan.attempts, backoff) } : { status: 'failed', error },
         now,
-        goneOwners.has(orphan.owner!),
+        goneOwners.has(orphan.owner!) || orphan.owner === self.id,
+        orphan.leaseExpiresAt!,
       );
       if (job) {
         recovered.push(job);
@@ -116,6 +135,45 @@ export class LeaseKeeper {
       }
     }
     return recovered;
+  }
+
+  /**
+   * The running rows that are orphans: their owner is provably gone; or they are this process's own rows that it
+   * runs no attempt of (`runningHere` given: no claim of ours is in flight); or their lease has not moved for a
+   * whole lease length as measured here. Wall clocks are never compared across processes, nor across a step of
+   * this one's: a lease is a heartbeat whose value changes at each renewal, and what counts is whether it changed.
+   */
+  #orphansAmong(running: readonly Job[], goneOwners: ReadonlySet<string>, runningHere: ReadonlySet<string> | undefined): Job[] {
+    const { self, leaseMs } = this.#options;
+    const observedAt = performance.now();
+    const seen = new Map<string, { lease: number; since: number }>();
+    const orphans: Job[] = [];
+    for (const job of running) {
+      const key = `${job.id}:${job.attempts}`;
+      if (job.owner === self.id) {
+        if (runningHere && !runningHere.has(key)) orphans.push(job);
+        continue;
+      }
+      if (goneOwners.has(job.owner!)) {
+        orphans.push(job);
+        continue;
+      }
+      const before = this.#leasesSeen.get(key);
+      const unchanged = before !== undefined && before.lease === job.leaseExpiresAt;
+      const since = unchanged ? before.since : observedAt;
+      seen.set(key, { lease: job.leaseExpiresAt!, since });
+      if (observedAt - since >= leaseMs) orphans.push(job);
+    }
+    this.#leasesSeen = seen;
+    return orphans;
+  }
+
+  /** How many of the job's latest attempts in a row ended with their process dying (recovered as `lost`). */
+  async #deathsInARow(jobId: string): Promise<number> {
+    const history = await this.#options.store.attempts(jobId);
+    let deaths = 0;
+    for (let i = history.length - 1; i >= 0 && history[i]!.error?.code === 'lost'; i--) deaths++;
+    return deaths;
   }
 
   async #guard(work: Promise<unknown>, what: string): Promise<void> {

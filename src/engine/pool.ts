@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { BroadcastChannel } from 'node:worker_threads';
+import { BroadcastChannel, type Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { workerModuleUrl } from '../runtime/single-executable.js';
 import type { JobError } from './job.js';
@@ -15,6 +15,8 @@ export interface WorkerPoolOptions {
   progressIntervalMs: number;
   /** Piscina's niceIncrement: lowers worker threads' scheduling priority so the event loop stays first in line. */
   niceIncrement?: number;
+  /** A thread told to terminate that has not exited after this long counts as a zombie, in ms. Default 2000. */
+  zombieAfterMs?: number;
   onError(err: unknown): void;
 }
 
@@ -48,6 +50,14 @@ export interface RunningTask {
 // instantiated module"), seen once in a full test run. A .cjs runner never takes the require(esm) path.
 const workerUrl = new URL('../../workers/runner.cjs', import.meta.url);
 
+/** A healthy thread exits ~20 ms after terminate(); one still there after this is stuck in native code. */
+const ZOMBIE_AFTER_MS = 2_000;
+
+/** The `workerDestroy` argument of Piscina 5 (its PiscinaWorker, not exported by the package). */
+interface PiscinaWorkerInfo {
+  readonly id: number;
+}
+
 /** The Piscina pool, and the translation of everything it can report into a job outcome. */
 export class WorkerPool {
   readonly #piscina: Piscina;
@@ -55,6 +65,9 @@ export class WorkerPool {
   readonly #channel = new BroadcastChannel(`offload:${randomUUID()}`);
   readonly #progressListeners = new Map<string, (progress: TaskProgress) => void>();
   #busy = 0;
+  /** Every thread Piscina started that has not emitted 'exit' yet, with when it was told to terminate. */
+  readonly #threads = new Map<Worker, { terminatedAt: number | null }>();
+  #destroyed = false;
 
   constructor(options: WorkerPoolOptions) {
     this.#options = options;
@@ -72,6 +85,22 @@ export class WorkerPool {
     });
     // Without a listener, one stray worker error crashes the whole process.
     this.#piscina.on('error', options.onError);
+    // terminate() cannot stop a thread blocked in a native call (execFileSync, a long SQLite statement): Piscina
+    // forgets it and starts a replacement at once, while the old thread lives on until the call returns.
+    this.#piscina.on('workerCreate', () => {
+      this.#trackThreads();
+      // Piscina 5.3.2 handles the late 'exit' of such a thread after destroy() as a crash and starts a new thread
+      // in the destroyed pool, which nothing would ever stop.
+      if (this.#destroyed) void this.#piscina.destroy();
+    });
+    this.#piscina.on('workerDestroy', (worker: PiscinaWorkerInfo) => {
+      // Emitted after terminate() was called and before Piscina drops the thread from `threads`. A thread that
+      // exited by itself (process.exit) already has threadId -1: nothing to wait for.
+      this.#trackThreads();
+      for (const [thread, state] of this.#threads) {
+        if (thread.threadId === worker.id && state.terminatedAt === null) state.terminatedAt = Date.now();
+      }
+    });
     this.#channel.onmessage = (event) => {
       const message = (event as { data: FromWorkerMessage }).data;
       if (message.type === 'progress') {
@@ -86,6 +115,25 @@ export class WorkerPool {
 
   get busy(): number {
     return this.#busy;
+  }
+
+  /**
+   * Threads told to terminate that have not exited within zombieAfterMs: each still holds a core or memory
+   * until its native call returns. One that exits at last is no longer counted.
+   */
+  get zombieThreads(): number {
+    const since = Date.now() - (this.#options.zombieAfterMs ?? ZOMBIE_AFTER_MS);
+    let zombies = 0;
+    for (const { terminatedAt } of this.#threads.values()) if (terminatedAt !== null && terminatedAt <= since) zombies++;
+    return zombies;
+  }
+
+  #trackThreads(): void {
+    for (const thread of this.#piscina.threads) {
+      if (this.#threads.has(thread) || thread.threadId === -1) continue;
+      this.#threads.set(thread, { terminatedAt: null });
+      thread.once('exit', () => this.#threads.delete(thread));
+    }
   }
 
   run(spec: TaskSpec): RunningTask {
@@ -133,6 +181,7 @@ export class WorkerPool {
   }
 
   async destroy(): Promise<void> {
+    this.#destroyed = true;
     this.#channel.close();
     await this.#piscina.destroy();
   }

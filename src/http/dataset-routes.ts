@@ -78,7 +78,7 @@ export const datasetRouteDocs: RouteDoc[] = [
         headers: { Location: { description: 'The dataset: /datasets/{id}.' }, 'Retry-After': { description: 'Seconds to wait before polling.' } },
       },
     },
-    errors: ['invalid_request', 'payload_too_large', 'unsupported_media_type', 'queue_full', 'shutting_down'],
+    errors: ['invalid_request', 'payload_too_large', 'unsupported_media_type', 'queue_full', 'shutting_down', 'unavailable'],
   },
   {
     method: 'get',
@@ -108,6 +108,6 @@ export const datasetRouteDocs: RouteDoc[] = [
     summary: 'Delete a dataset and its file',
     params: ResourceIdParams,
     responses: { 204: { description: 'Deleted.' } },
-    errors: ['invalid_request', 'not_found', 'conflict'],
+    errors: ['invalid_request', 'not_found', 'conflict', 'unavailable'],
   },
 ];

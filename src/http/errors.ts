@@ -69,6 +69,7 @@ export function toAppError(err: unknown): AppError {
   if (err instanceof DomainError) return DOMAIN_ERRORS[err.code](err);
   const status = (err as { status?: unknown })?.status;
   const type = (err as { type?: unknown })?.type;
+  const code = (err as { code?: unknown })?.code;
   // Errors from koa-bodyparser (raw-body / co-body) and @koa/router carry a status and a type.
   if (status === 413 || type === 'entity.too.large') return new AppError('payload_too_large', 'The request body is larger than this server accepts.', { cause: err });
   if (status === 415) {
@@ -77,6 +78,13 @@ export function toAppError(err: unknown): AppError {
   }
   // @koa/router answers 501 for a method it does not know at all (TRACE, PROPFIND, …): to a client, still a 405.
   if (status === 405 || status === 501) return new AppError('method_not_allowed', 'This method is not allowed on this path.', { cause: err });
+  // The database refused a write (locked by another process past the wait, disk full, read-only): not the client's fault.
+  if (typeof code === 'string' && code.startsWith('SQLITE_')) {
+    return new AppError('unavailable', 'The database cannot take writes right now (locked, full or read-only); try again shortly.', {
+      headers: { 'Retry-After': '2' },
+      cause: err,
+    });
+  }
   if (err instanceof URIError) return new AppError('invalid_request', 'The request path or query is not valid percent-encoded UTF-8.', { cause: err });
   if (status === 400) return new AppError('invalid_request', 'The request body is not valid JSON.', { cause: err });
   if (status === 404) return new AppError('not_found', 'No such resource.', { cause: err });
@@ -110,6 +118,8 @@ export function handleErrors(logger: Logger) {
       const appError = toAppError(err);
       if (appError.status >= 500 && appError.code === 'internal_error') {
         logger.error({ err, method: ctx.method, path: ctx.path }, 'request failed');
+      } else if (appError.code === 'unavailable') {
+        logger.warn({ err, method: ctx.method, path: ctx.path }, 'request refused: the database is unavailable');
       }
       // Whatever the route had set for the answer it meant to give (a download's type, name, ETag) is not this one's.
       for (const header of REPRESENTATION_HEADERS) ctx.remove(header);

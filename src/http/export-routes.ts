@@ -29,8 +29,9 @@ export function createExportRoutes(
 ): Router {
   const router = new Router({ prefix: '/exports' });
 
-  async function toExportDocument(job: Job) {
-    return { ...toJobDocument(job), result: await exports.describeResult(job) };
+  async function toExportDocument(job: Job, withAttempts = false) {
+    const attempts = withAttempts ? await engine.attempts(job.id) : undefined;
+    return { ...toJobDocument(job, attempts), result: await exports.describeResult(job) };
   }
 
   async function loadExport(id: unknown) {
@@ -51,18 +52,18 @@ export function createExportRoutes(
   router.get('/', async (ctx) => {
     const query = validate(ListExportsQuery, ctx.query, 'query');
     const page = await engine.list({ kind: EXPORT_KIND, status: query.status, limit: query.limit, cursor: query.cursor });
-    ctx.body = { exports: await Promise.all(page.jobs.map(toExportDocument)), next_cursor: page.nextCursor };
+    ctx.body = { exports: await Promise.all(page.jobs.map((job) => toExportDocument(job))), next_cursor: page.nextCursor };
   });
 
   router.get('/:id', async (ctx) => {
     const job = await loadExport(ctx.params.id);
     if (job.status === 'pending' || job.status === 'running') ctx.set('Retry-After', '1');
-    ctx.body = await toExportDocument(job);
+    ctx.body = await toExportDocument(job, true);
   });
 
   router.get('/:id/events', async (ctx) => {
     // The SSE document is the plain job document: the file checks of describeResult are not worth a stat per event.
-    streamJobEvents(ctx, engine, await loadExport(ctx.params.id), toJobDocument, eventStreams);
+    streamJobEvents(ctx, engine, await loadExport(ctx.params.id), (job) => toJobDocument(job), eventStreams);
   });
 
   router.get('/:id/download', async (ctx) => {
@@ -107,7 +108,7 @@ export const exportRouteDocs: RouteDoc[] = [
         headers: { Location: { description: 'The export: /exports/{id}.' }, ...retryAfter },
       },
     },
-    errors: ['invalid_request', 'payload_too_large', 'unsupported_media_type', 'dataset_not_found', 'unknown_column', 'conflict', 'queue_full', 'shutting_down'],
+    errors: ['invalid_request', 'payload_too_large', 'unsupported_media_type', 'dataset_not_found', 'unknown_column', 'conflict', 'queue_full', 'shutting_down', 'unavailable'],
   },
   {
     method: 'get',
@@ -166,6 +167,6 @@ export const exportRouteDocs: RouteDoc[] = [
       202: { description: 'Cancelled, or cancellation requested from the process running it.', schema: ExportDocument },
       204: { description: 'The file was deleted; the job stays as history.' },
     },
-    errors: ['invalid_request', 'not_found'],
+    errors: ['invalid_request', 'not_found', 'unavailable'],
   },
 ];

@@ -1,10 +1,11 @@
 import type { Job } from '../engine/job.js';
+import type { AttemptRecord } from '../engine/job-store.js';
 import type { JobDocument } from './schemas.js';
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
-/** The API's view of a job: the job document of every job route. */
-export function toJobDocument(job: Job): JobDocument {
+/** The API's view of a job: the job document of every job route; with its attempts, for the one-job GETs. */
+export function toJobDocument(job: Job, attempts?: readonly AttemptRecord[]): JobDocument {
   const progress =
     job.progressDone === null
       ? null
@@ -30,5 +31,17 @@ export function toJobDocument(job: Job): JobDocument {
     created_at: iso(job.createdAt)!,
     started_at: iso(job.startedAt),
     finished_at: iso(job.finishedAt),
+    ...(attempts === undefined
+      ? {}
+      : {
+          attempt_history: attempts.map((a) => ({
+            attempt: a.attempt,
+            outcome: a.outcome,
+            error: a.error,
+            owner: a.owner,
+            started_at: iso(a.startedAt),
+            ended_at: iso(a.endedAt)!,
+          })),
+        }),
   };
 }

@@ -46,17 +46,17 @@ export function createJobRoutes(engine: Engine, jsonBody: ReturnType<typeof requ
   router.get('/', async (ctx) => {
     const query = validate(ListJobsQuery, ctx.query, 'query');
     const page = await engine.list({ kind: query.kind, status: query.status, limit: query.limit, cursor: query.cursor });
-    ctx.body = { jobs: page.jobs.map(toJobDocument), next_cursor: page.nextCursor } satisfies JobList;
+    ctx.body = { jobs: page.jobs.map((job) => toJobDocument(job)), next_cursor: page.nextCursor } satisfies JobList;
   });
 
   router.get('/:id', async (ctx) => {
     const job = await loadJob(ctx.params.id);
     if (job.status === 'pending' || job.status === 'running') ctx.set('Retry-After', '1');
-    ctx.body = toJobDocument(job);
+    ctx.body = toJobDocument(job, await engine.attempts(job.id));
   });
 
   router.get('/:id/events', async (ctx) => {
-    streamJobEvents(ctx, engine, await loadJob(ctx.params.id), toJobDocument, eventStreams);
+    streamJobEvents(ctx, engine, await loadJob(ctx.params.id), (job) => toJobDocument(job), eventStreams);
   });
 
   router.delete('/:id', async (ctx) => {
@@ -98,7 +98,7 @@ export const jobRouteDocs: RouteDoc[] = [
         headers: { Location: { description: 'The job: /jobs/{id}.' }, ...retryAfter },
       },
     },
-    errors: ['invalid_request', 'payload_too_large', 'unsupported_media_type', 'unknown_kind', 'conflict', 'queue_full', 'shutting_down'],
+    errors: ['invalid_request', 'payload_too_large', 'unsupported_media_type', 'unknown_kind', 'conflict', 'queue_full', 'shutting_down', 'unavailable'],
   },
   {
     method: 'get',
@@ -147,6 +147,6 @@ export const jobRouteDocs: RouteDoc[] = [
     summary: 'Cancel a pending or running job',
     params: JobIdParams,
     responses: { 202: { description: 'Cancelled, or cancellation requested from the process running it.', schema: JobDocument } },
-    errors: ['invalid_request', 'not_found', 'conflict'],
+    errors: ['invalid_request', 'not_found', 'conflict', 'unavailable'],
   },
 ];

@@ -85,6 +85,16 @@ export function createMetrics(engine: Engine, registry: Registry = new Registry(
       this.set({ state: 'idle' }, Math.max(0, threads - busyThreads));
     },
   });
+  new Gauge({
+    name: 'offload_zombie_threads',
+    help:
+      'Worker threads told to terminate (a job timed out or was cancelled) that had not exited 2 s later, stuck in a ' +
+      'native call; each holds a core or memory until it returns. Not counted in offload_worker_threads.',
+    registers: [registry],
+    collect() {
+      this.set(engine.stats().zombieThreads);
+    },
+  });
 
   engine.on('attemptEnd', (report) => {
     const status = attemptStatus(report);

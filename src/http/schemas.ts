@@ -63,6 +63,19 @@ export const JobDocument = z.object({
   created_at: z.iso.datetime(),
   started_at: z.iso.datetime().nullable(),
   finished_at: z.iso.datetime().nullable(),
+  attempt_history: z
+    .array(
+      z.object({
+        attempt: z.int(),
+        outcome: z.enum(['succeeded', 'failed', 'cancelled', 'retried', 'released']),
+        error: JobErrorSchema.nullable(),
+        owner: z.string().nullable(),
+        started_at: z.iso.datetime().nullable(),
+        ended_at: z.iso.datetime(),
+      }),
+    )
+    .optional()
+    .describe('Every ended attempt, oldest first (`retried`: it ran again; `released`: given back at a shutdown). In GET of one job.'),
 });
 export type JobDocument = z.infer<typeof JobDocument>;
 apiSchemas.add(JobDocument, { id: 'JobDocument' });
@@ -86,7 +99,22 @@ export const Health = z.object({ status: z.literal('ok') });
 export type Health = z.infer<typeof Health>;
 apiSchemas.add(Health, { id: 'Health' });
 
-export const Readiness = z.object({ status: z.literal('ready'), threads: z.int(), busy_threads: z.int() });
+export const ReadinessCheck = z.object({
+  name: z.enum(['database', 'pool', 'threads']).describe(
+    'database: a real write commits within 1 s; pool: the worker pool is up; threads: no terminated thread is still alive.',
+  ),
+  ok: z.boolean(),
+  message: z.string().optional().describe('Why the check failed.'),
+});
+apiSchemas.add(ReadinessCheck, { id: 'ReadinessCheck' });
+
+/** The 200 answer of /readyz; a 503 `unavailable` carries the same checks in `error.details`. */
+export const Readiness = z.object({
+  status: z.literal('ready'),
+  threads: z.int(),
+  busy_threads: z.int(),
+  checks: z.array(ReadinessCheck),
+});
 export type Readiness = z.infer<typeof Readiness>;
 apiSchemas.add(Readiness, { id: 'Readiness' });
 

@@ -27,6 +27,8 @@ export interface JobRow {
   idempotency_key: string | null;
   request_hash: string | null;
   ref: string | null;
+  /** 1: kept by job retention however old (not a Job field: only retention reads it). */
+  pinned: number;
 }
 
 export function toJob(row: JobRow): Job {
@@ -65,9 +67,9 @@ const FENCE = `id = @id AND owner = @owner AND attempts = @attempt AND status = 
 export const JOB_SQL = Object.freeze({
   insert: `
     INSERT INTO jobs (id, kind, status, payload, priority, run_at, max_attempts, timeout_ms, created_at, updated_at,
-                      idempotency_key, request_hash, ref)
+                      idempotency_key, request_hash, ref, pinned)
     VALUES (@id, @kind, 'pending', @payload, @priority, @run_at, @max_attempts, @timeout_ms, @now, @now,
-            @idempotency_key, @request_hash, @ref)
+            @idempotency_key, @request_hash, @ref, @pinned)
     ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
     RETURNING *`,
   getByIdempotencyKey: `SELECT * FROM jobs WHERE idempotency_key = ?`,
@@ -77,21 +79,26 @@ export const JOB_SQL = Object.freeze({
   expireIdempotencyKeys: `
     UPDATE jobs SET idempotency_key = NULL
     WHERE idempotency_key IS NOT NULL AND finished_at < ? AND status IN ('succeeded', 'failed', 'cancelled')`,
-  // INDEXED BY: without it the planner chose jobs_by_status and sorted every pending row on each claim.
-  claimable: `
-      SELECT id FROM jobs INDEXED BY jobs_claim_order
-      WHERE status = 'pending' AND run_at <= @now AND kind IN (SELECT value FROM json_each(@kinds))
-      ORDER BY priority DESC, run_at, seq
-      LIMIT @limit`,
+  // One kind per query, merged by the store: `kind IN (…)` over several kinds cannot read one index in claim order,
+  // so SQLite sorted every pending row of those kinds. INDEXED BY: left to itself, the planner reads
+  // jobs_due_by_kind and sorts every due row of the kind.
+  claimableOfKind: `
+    SELECT id, priority, run_at, seq FROM jobs INDEXED BY jobs_claim_by_kind
+    WHERE kind = @kind AND status = 'pending' AND run_at <= @now
+    ORDER BY priority DESC, run_at, seq
+    LIMIT @limit`,
   claim: `
     UPDATE jobs SET status = 'running', owner = @owner, lease_expires_at = @lease, attempts = attempts + 1,
            started_at = @now, updated_at = @now, progress_done = NULL, progress_total = NULL
     WHERE id = @id AND status = 'pending'
     RETURNING *`,
+  // Only the attempts the owner really runs: a row it holds but no longer runs must be left to expire.
   renew: `
-    UPDATE jobs SET lease_expires_at = @lease, updated_at = @now
+    UPDATE jobs SET lease_expires_at = max(@lease, lease_expires_at + 1), updated_at = @now
     WHERE owner = @owner AND status = 'running'
-    RETURNING id, cancel_requested`,
+      AND EXISTS (SELECT 1 FROM json_each(@fences) AS f
+                  WHERE json_extract(f.value, '$[0]') = jobs.id AND json_extract(f.value, '$[1]') = jobs.attempts)
+    RETURNING id, attempts, cancel_requested`,
   ownerHeartbeat: `UPDATE owners SET heartbeat_at = @now WHERE id = @owner`,
   progress: `
     UPDATE jobs SET progress_done = @done, progress_total = @total, updated_at = @now
@@ -106,15 +113,23 @@ export const JOB_SQL = Object.freeze({
     UPDATE jobs SET status = @status, error = @error, owner = NULL, lease_expires_at = NULL,
            finished_at = @now, updated_at = @now
     WHERE ${FENCE} RETURNING *`,
+  // A cancel asked while the attempt ran (from another process) is not lost on a retry: the job ends cancelled.
   retry: `
-    UPDATE jobs SET status = 'pending', error = @error, run_at = @run_at, owner = NULL, lease_expires_at = NULL,
-           cancel_requested = 0, updated_at = @now
+    UPDATE jobs SET status = CASE WHEN cancel_requested = 1 THEN 'cancelled' ELSE 'pending' END,
+           error = CASE WHEN cancel_requested = 1 THEN @cancelled_error ELSE @error END,
+           run_at = CASE WHEN cancel_requested = 1 THEN run_at ELSE @run_at END,
+           finished_at = CASE WHEN cancel_requested = 1 THEN @now ELSE NULL END,
+           owner = NULL, lease_expires_at = NULL, cancel_requested = 0, updated_at = @now
     WHERE ${FENCE} RETURNING *`,
+  // Likewise a cancel asked while the owner was dead: recovery ends the job cancelled instead of retrying it.
   endOrphan: `
-    UPDATE jobs SET status = @status, error = @error, run_at = coalesce(@run_at, run_at), owner = NULL,
-           lease_expires_at = NULL, cancel_requested = 0, updated_at = @now,
-           finished_at = CASE WHEN @status = 'pending' THEN NULL ELSE @now END
-    WHERE ${FENCE} AND (@owner_gone = 1 OR lease_expires_at < @now) RETURNING *`,
+    UPDATE jobs SET status = CASE WHEN cancel_requested = 1 THEN 'cancelled' ELSE @status END,
+           error = CASE WHEN cancel_requested = 1 THEN @cancelled_error ELSE @error END,
+           run_at = CASE WHEN cancel_requested = 1 THEN run_at ELSE coalesce(@run_at, run_at) END,
+           owner = NULL, lease_expires_at = NULL, cancel_requested = 0, updated_at = @now,
+           finished_at = CASE WHEN cancel_requested = 0 AND @status = 'pending' THEN NULL ELSE @now END
+    WHERE ${FENCE} AND (@owner_gone = 1 OR (@lease_seen IS NULL AND lease_expires_at < @now) OR lease_expires_at <= @lease_seen)
+    RETURNING *`,
   release: `
     UPDATE jobs SET status = 'pending', attempts = attempts - 1, run_at = @now, owner = NULL,
            lease_expires_at = NULL, started_at = NULL, updated_at = @now
@@ -129,18 +144,37 @@ export const JOB_SQL = Object.freeze({
     UPDATE jobs SET cancel_requested = 1, updated_at = @now
     WHERE id = @id AND status = 'running' RETURNING *`,
   get: `SELECT * FROM jobs WHERE id = ?`,
-  list: `
-    SELECT * FROM jobs
-    WHERE (@kind IS NULL OR kind = @kind) AND (@status IS NULL OR status = @status)
-      AND (@before IS NULL OR seq < @before)
-    ORDER BY seq DESC LIMIT @limit`,
+  // job_attempts is written by a trigger (migration 0007) as a row leaves `running`.
+  attemptsOf: `
+    SELECT attempt, owner, started_at AS startedAt, ended_at AS endedAt, outcome, error
+    FROM job_attempts WHERE job_id = ? ORDER BY seq`,
+  // One statement per filter: `(@kind IS NULL OR kind = @kind)` matches no index, and each page scanned the table.
+  // Each reads its index backwards from `seq < @before` (no cursor: @before is past every seq).
+  listAll: `SELECT * FROM jobs WHERE seq < @before ORDER BY seq DESC LIMIT @limit`,
+  listByKind: `
+    SELECT * FROM jobs INDEXED BY jobs_by_kind
+    WHERE kind = @kind AND seq < @before ORDER BY seq DESC LIMIT @limit`,
+  listByStatus: `
+    SELECT * FROM jobs INDEXED BY jobs_by_status
+    WHERE status = @status AND seq < @before ORDER BY seq DESC LIMIT @limit`,
+  listByKindAndStatus: `
+    SELECT * FROM jobs INDEXED BY jobs_by_kind_status
+    WHERE kind = @kind AND status = @status AND seq < @before ORDER BY seq DESC LIMIT @limit`,
+  // Oldest first, a batch at a time; the terms repeat those of jobs_expirable, the partial index it reads (left to
+  // itself, the planner reads jobs_by_status and sorts every finished row).
+  deleteFinished: `
+    DELETE FROM jobs WHERE seq IN (
+      SELECT seq FROM jobs INDEXED BY jobs_expirable
+      WHERE status IN ('succeeded', 'failed', 'cancelled') AND pinned = 0 AND finished_at < @before
+      ORDER BY finished_at LIMIT @limit)`,
   // job_counts is kept by triggers (migration 0003): a few rows, however long the queue.
   countPending: `SELECT coalesce(sum(n), 0) AS n FROM job_counts WHERE status = 'pending'`,
   countByKindAndStatus: `
     SELECT kind, status, n AS count FROM job_counts WHERE status IN ('pending', 'running') AND n > 0`,
-  nextRunAt: `
-    SELECT run_at FROM jobs INDEXED BY jobs_pending_due
-    WHERE status = 'pending' AND kind IN (SELECT value FROM json_each(?))
+  // Per kind, like claimableOfKind: the first entry of the kind in jobs_due_by_kind.
+  nextRunAtOfKind: `
+    SELECT run_at FROM jobs INDEXED BY jobs_due_by_kind
+    WHERE kind = ? AND status = 'pending'
     ORDER BY run_at LIMIT 1`,
   registerOwner: `
     INSERT INTO owners (id, hostname, pid, started_at, heartbeat_at)
@@ -153,6 +187,6 @@ export type JobStatementName = keyof typeof JOB_SQL;
 
 export function prepareJobStatements(db: Database): Record<JobStatementName, Statement> {
   const prepared = Object.fromEntries(Object.entries(JOB_SQL).map(([name, sql]) => [name, db.prepare(sql)])) as Record<JobStatementName, Statement>;
-  prepared.claimable.pluck();
+  prepared.nextRunAtOfKind.pluck();
   return prepared;
 }

@@ -4,8 +4,20 @@ import { openMigratedDatabase } from '../../db/migrate.js';
 import type { Durability } from '../../db/open-database.js';
 import { migrationsDirectory } from '../../runtime/single-executable.js';
 import type { Fence, Job, JobError, NewJob } from '../job.js';
-import type { AttemptEnd, ClaimRequest, JobStore, ListJobsFilter, OwnerRecord } from '../job-store.js';
+import type { AttemptEnd, AttemptRecord, ClaimRequest, JobStore, ListJobsFilter, OwnerRecord } from '../job-store.js';
 import { prepareJobStatements, toJob, type JobRow } from './job-rows.js';
+
+/** The busy timeout of the store's connection: short, so that a lock held elsewhere never stalls the event loop. */
+export const STORE_BUSY_TIMEOUT_MS = 20;
+const BUSY_FIRST_RETRY_MS = 10;
+const BUSY_MAX_RETRY_MS = 250;
+/** How long a write waits, asynchronously, for another process's write lock before it fails. */
+const BUSY_GIVE_UP_MS = 10_000;
+
+function isBusy(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED';
+}
 
 /** The engine's tables (jobs, owners, job_counts) and their migrations, as a set of its own. */
 export const JOBS_MIGRATIONS = {
@@ -19,7 +31,7 @@ export const JOBS_MIGRATIONS = {
 
 /** Opens `<dataDir>/jobs.db`, brings the engine's tables up to date, and returns the store on it. */
 export function openSqliteJobStore(dataDir: string, { durability = 'normal' }: { durability?: Durability } = {}): SqliteJobStore {
-  return new SqliteJobStore(openMigratedDatabase(jobsDatabasePath(dataDir), JOBS_MIGRATIONS, { durability }));
+  return new SqliteJobStore(openMigratedDatabase(jobsDatabasePath(dataDir), JOBS_MIGRATIONS, { durability, busyTimeoutMs: STORE_BUSY_TIMEOUT_MS }));
 }
 
 interface QueuedWrite {
@@ -41,6 +53,8 @@ export class SqliteJobStore implements JobStore {
   readonly #sql: ReturnType<typeof prepareJobStatements>;
   #queue: QueuedWrite[] = [];
   #flushing: Promise<void> | undefined;
+  #busySince: number | undefined;
+  #busyDelayMs = BUSY_FIRST_RETRY_MS;
 
   constructor(db: Database) {
     this.#db = db;
@@ -50,7 +64,15 @@ export class SqliteJobStore implements JobStore {
   #write<T>(run: () => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.#queue.push({ run, resolve, reject });
-      if (this.#queue.length === 1) this.#flushing = new Promise((done) => setImmediate(() => done(this.#flush())));
+      if (this.#queue.length === 1 && this.#busySince === undefined) this.#scheduleFlush(0);
+    });
+  }
+
+  #scheduleFlush(delayMs: number): void {
+    this.#flushing = new Promise((done) => {
+      const flush = () => done(this.#flush());
+      if (delayMs === 0) setImmediate(flush);
+      else setTimeout(flush, delayMs);
     });
   }
 
@@ -61,9 +83,23 @@ export class SqliteJobStore implements JobStore {
     try {
       this.#db.exec('BEGIN IMMEDIATE');
     } catch (error) {
+      // Another process holds the write lock. The connection's busy timeout is short so that the event loop is
+      // never held for long; the batch waits here, asynchronously, and only fails once the lock outlasts BUSY_GIVE_UP_MS.
+      const waited = Date.now() - (this.#busySince ??= Date.now());
+      if (isBusy(error) && waited < BUSY_GIVE_UP_MS) {
+        this.#queue = batch.concat(this.#queue);
+        this.#scheduleFlush(this.#busyDelayMs);
+        this.#busyDelayMs = Math.min(this.#busyDelayMs * 2, BUSY_MAX_RETRY_MS);
+        return;
+      }
+      this.#busySince = undefined;
+      this.#busyDelayMs = BUSY_FIRST_RETRY_MS;
       for (const write of batch) write.reject(error);
+      if (this.#queue.length > 0) this.#scheduleFlush(0);
       return;
     }
+    this.#busySince = undefined;
+    this.#busyDelayMs = BUSY_FIRST_RETRY_MS;
     for (const write of batch) {
       // Each write in a savepoint: a failing one (a batch insert among them) is undone whole, the others commit.
       this.#db.exec('SAVEPOINT write');
@@ -87,6 +123,8 @@ export class SqliteJobStore implements JobStore {
       if (result.ok) write.resolve(result.value);
       else write.reject(result.error);
     });
+    // Writes queued while this batch waited for the lock go in the next commit.
+    if (this.#queue.length > 0) this.#scheduleFlush(0);
   }
 
   #insertMany(jobs: readonly NewJob[]): Array<{ job: Job; created: boolean }> {
@@ -104,6 +142,7 @@ export class SqliteJobStore implements JobStore {
           idempotency_key: job.idempotencyKey ?? null,
           request_hash: job.requestHash ?? null,
           ref: job.ref ?? null,
+          pinned: job.pinned ? 1 : 0,
         }) as JobRow | undefined;
         if (inserted) return { job: toJob(inserted), created: true };
         return { job: toJob(sql.getByIdempotencyKey.get(job.idempotencyKey) as JobRow), created: false };
@@ -116,22 +155,42 @@ export class SqliteJobStore implements JobStore {
 
   /**
    * Select, then update each row, inside the queue's BEGIN IMMEDIATE: the write lock is held throughout, so two
-   * processes can never claim the same row. (One `UPDATE … WHERE id IN (SELECT …)` measured 5× slower.)
+   * processes can never claim the same row. (One `UPDATE … WHERE id IN (SELECT …)` measured 5× slower.) Each kind
+   * is read from its own range of jobs_claim_by_kind and the heads merged here: however long another kind's
+   * backlog, a claim reads at most `limit` rows per kind asked for (plus, within a kind, not-yet-due rows of a
+   * higher priority than its due ones).
    */
   async claim(request: ClaimRequest): Promise<Job[]> {
     if (request.limit <= 0 || request.kinds.length === 0) return [];
     return this.#write(() => {
-      const ids = this.#sql.claimable.all({ kinds: JSON.stringify(request.kinds), limit: request.limit, now: request.now }) as string[];
+      const exclude = new Set(request.exclude ?? []);
+      const limit = request.limit + exclude.size;
+      const candidates = [...new Set(request.kinds)].flatMap((kind) => {
+        // Nothing of this kind due yet (say, retries backing off): skip the range, whose rows it would walk one by one.
+        const firstDue = this.#sql.nextRunAtOfKind.get(kind) as number | undefined;
+        if (firstDue === undefined || firstDue > request.now) return [];
+        return this.#sql.claimableOfKind.all({ kind, limit, now: request.now }) as ClaimCandidate[];
+      });
+      const ids = candidates
+        .filter((row) => !exclude.has(row.id))
+        .sort(inClaimOrder)
+        .slice(0, request.limit)
+        .map((row) => row.id);
       const lease = request.now + request.leaseMs;
       return ids.map((id) => toJob(this.#sql.claim.get({ id, owner: request.owner, lease, now: request.now }) as JobRow));
     });
   }
 
-  async renewLeases(owner: string, leaseExpiresAt: number, now: number) {
+  async renewLeases(owner: string, fences: readonly Omit<Fence, 'owner'>[], leaseExpiresAt: number, now: number) {
+    const pairs = JSON.stringify(fences.map((fence) => [fence.id, fence.attempt]));
     return this.#write(() => {
-      const rows = this.#sql.renew.all({ owner, lease: leaseExpiresAt, now }) as Array<{ id: string; cancel_requested: number }>;
+      const rows = (fences.length === 0 ? [] : this.#sql.renew.all({ owner, fences: pairs, lease: leaseExpiresAt, now })) as Array<{
+        id: string;
+        attempts: number;
+        cancel_requested: number;
+      }>;
       this.#sql.ownerHeartbeat.run({ owner, now });
-      return rows.map((row) => ({ id: row.id, cancelRequested: row.cancel_requested === 1 }));
+      return rows.map((row) => ({ id: row.id, attempt: row.attempts, cancelRequested: row.cancel_requested === 1 }));
     });
   }
 
@@ -147,14 +206,17 @@ export class SqliteJobStore implements JobStore {
 
   async endAttempt(fence: Fence, end: AttemptEnd, now: number) {
     const error = JSON.stringify(end.error);
-    if (end.status === 'pending') return this.#one(this.#sql.retry, { ...fence, error, run_at: end.runAt, now });
+    if (end.status === 'pending') {
+      return this.#one(this.#sql.retry, { ...fence, error, run_at: end.runAt, now, cancelled_error: cancelledInstead(end.error) });
+    }
     return this.#one(this.#sql.finishUnsuccessful, { ...fence, status: end.status, error, now });
   }
 
-  async endOrphan(fence: Fence, end: AttemptEnd, now: number, ownerGone: boolean) {
+  async endOrphan(fence: Fence, end: AttemptEnd, now: number, ownerGone: boolean, leaseSeen?: number) {
     const run_at = end.status === 'pending' ? end.runAt : null;
     return this.#one(this.#sql.endOrphan, {
       ...fence, status: end.status, error: JSON.stringify(end.error), run_at, now, owner_gone: ownerGone ? 1 : 0,
+      lease_seen: leaseSeen ?? null, cancelled_error: cancelledInstead(end.error),
     });
   }
 
@@ -179,13 +241,19 @@ export class SqliteJobStore implements JobStore {
     return row && toJob(row);
   }
 
+  async attempts(id: string) {
+    const rows = this.#sql.attemptsOf.all(id) as Array<Omit<AttemptRecord, 'error'> & { error: string | null }>;
+    return rows.map((row) => ({ ...row, error: row.error === null ? null : (JSON.parse(row.error) as JobError) }));
+  }
+
   async list(filter: ListJobsFilter) {
-    const rows = this.#sql.list.all({
-      kind: filter.kind ?? null,
-      status: filter.status ?? null,
-      before: filter.beforeSeq ?? null,
-      limit: filter.limit,
-    }) as JobRow[];
+    const sql = this.#sql;
+    const kind = filter.kind ?? null;
+    const status = filter.status ?? null;
+    const page = { before: filter.beforeSeq ?? Number.MAX_SAFE_INTEGER, limit: filter.limit };
+    let rows: JobRow[];
+    if (kind === null) rows = (status === null ? sql.listAll.all(page) : sql.listByStatus.all({ ...page, status })) as JobRow[];
+    else rows = (status === null ? sql.listByKind.all({ ...page, kind }) : sql.listByKindAndStatus.all({ ...page, kind, status })) as JobRow[];
     return rows.map(toJob);
   }
 
@@ -205,19 +273,30 @@ export class SqliteJobStore implements JobStore {
     return this.#write(() => this.#sql.expireIdempotencyKeys.run(finishedBefore).changes);
   }
 
+  async deleteFinished(finishedBefore: number, limit: number) {
+    return this.#write(() => this.#sql.deleteFinished.run({ before: finishedBefore, limit }).changes);
+  }
+
+  /** The least of each kind's first due time: one index lookup per kind, whatever the other kinds hold. */
   async nextRunAt(kinds: readonly string[]) {
-    const row = this.#sql.nextRunAt.get(JSON.stringify(kinds)) as { run_at: number } | undefined;
-    return row?.run_at;
+    let next: number | undefined;
+    for (const kind of new Set(kinds)) {
+      const runAt = this.#sql.nextRunAtOfKind.get(kind) as number | undefined;
+      if (runAt !== undefined && (next === undefined || runAt < next)) next = runAt;
+    }
+    return next;
   }
 
   async registerOwner(owner: OwnerRecord) {
-    this.#sql.registerOwner.run({
-      id: owner.id,
-      hostname: owner.hostname,
-      pid: owner.pid,
-      started_at: owner.startedAt,
-      heartbeat_at: owner.heartbeatAt,
-    });
+    await this.#write(() =>
+      this.#sql.registerOwner.run({
+        id: owner.id,
+        hostname: owner.hostname,
+        pid: owner.pid,
+        started_at: owner.startedAt,
+        heartbeat_at: owner.heartbeatAt,
+      }),
+    );
   }
 
   async listOwners() {
@@ -227,7 +306,11 @@ export class SqliteJobStore implements JobStore {
   }
 
   async removeOwner(id: string) {
-    this.#sql.removeOwner.run(id);
+    await this.#write(() => this.#sql.removeOwner.run(id));
+  }
+
+  async touchOwner(id: string, now: number) {
+    return this.#write(() => this.#sql.ownerHeartbeat.run({ owner: id, now }).changes > 0);
   }
 
   async ping() {
@@ -235,7 +318,12 @@ export class SqliteJobStore implements JobStore {
   }
 
   async close() {
-    await this.#flushing;
+    // Flushes may chain (a batch that waited for the lock schedules the writes queued meanwhile).
+    while (this.#flushing) {
+      const flushing = this.#flushing;
+      await flushing;
+      if (this.#flushing === flushing) break;
+    }
     this.#db.close();
   }
 
@@ -246,4 +334,20 @@ export class SqliteJobStore implements JobStore {
       return row && toJob(row);
     });
   }
+}
+
+type ClaimCandidate = Pick<JobRow, 'id' | 'priority' | 'run_at' | 'seq'>;
+
+/** The order of jobs_claim_by_kind (priority DESC, run_at, seq), across kinds. */
+function inClaimOrder(a: ClaimCandidate, b: ClaimCandidate): number {
+  return b.priority - a.priority || a.run_at - b.run_at || a.seq - b.seq;
+}
+
+/** What a job asked to be cancelled records when its attempt ends otherwise (a retry, a recovery): it stays cancelled. */
+function cancelledInstead(attemptError: JobError): string {
+  return JSON.stringify({
+    code: 'cancelled',
+    message: 'The job was cancelled; its last attempt ended without finishing and it is not run again.',
+    details: { ...attemptError.details, attempt_error: attemptError.code },
+  } satisfies JobError);
 }

@@ -37,6 +37,8 @@ export interface Config {
   resultTtlMs: number;
   /** Finished jobs are deleted this long after they ended (pinned ones never), ms. */
   jobTtlMs: number;
+  /** Deaths in a row (attempts recovered as lost) after which a job fails with `crashed`. */
+  crashLimit: number;
   durability: Durability;
   retryBaseMs: number;
   logLevel: LogLevel;
@@ -84,6 +86,7 @@ export const FLAGS: Record<string, FlagSpec> = {
   'max-timeout-ms': { env: 'OFFLOAD_MAX_TIMEOUT_MS', type: 'string', default: String(ENGINE_DEFAULTS.maxTimeoutMs), help: 'longest timeout_ms a job may ask for, ms (default 7 days)' },
   'default-timeout-ms': { env: 'OFFLOAD_DEFAULT_TIMEOUT_MS', type: 'string', help: 'timeout of a job that gives none, ms (default: --max-timeout-ms)' },
   'result-ttl': { env: 'OFFLOAD_RESULT_TTL', type: 'string', default: `${OFFLOAD_DEFAULTS.resultTtlMs / 3_600_000}h`, help: 'how long finished export files are kept (e.g. 90m, 24h, 7d)' },
+  'crash-limit': { env: 'OFFLOAD_CRASH_LIMIT', type: 'string', default: String(ENGINE_DEFAULTS.crashLimit), help: 'attempts in a row whose process died after which a job fails with crashed (a poison job)' },
   'job-ttl': { env: 'OFFLOAD_JOB_TTL', type: 'string', default: `${ENGINE_DEFAULTS.jobTtlMs / 86_400_000}d`, help: 'how long finished jobs are kept before they are deleted (e.g. 36h, 7d, 30d)' },
   durability: { env: 'OFFLOAD_DURABILITY', type: 'string', default: OFFLOAD_DEFAULTS.durability, help: 'normal (survives a process crash) or full (also a power loss)' },
   'retry-base-ms': { env: 'OFFLOAD_RETRY_BASE_MS', type: 'string', default: String(ENGINE_DEFAULTS.retryBaseMs), help: 'first retry delay, ms (doubles each attempt, with jitter)' },
@@ -168,6 +171,7 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
     defaultTimeoutMs: raw('default-timeout-ms') === undefined ? undefined : integer('default-timeout-ms', 1, TIMER_LIMIT_MS),
     resultTtlMs: parseDuration('result-ttl', raw('result-ttl')!),
     jobTtlMs: parseDuration('job-ttl', raw('job-ttl')!),
+    crashLimit: integer('crash-limit', 1, 100),
     durability,
     retryBaseMs: integer('retry-base-ms', 1),
     logLevel: logLevel as LogLevel,

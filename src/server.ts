@@ -35,6 +35,7 @@ export async function startServer(
       niceIncrement: config.workerNice,
       maxTimeoutMs: config.maxTimeoutMs,
       jobTtlMs: config.jobTtlMs,
+      crashLimit: config.crashLimit,
       ...(config.defaultTimeoutMs === undefined ? {} : { defaultTimeoutMs: config.defaultTimeoutMs }),
       ...engineOverrides,
     },

@@ -167,9 +167,13 @@ describe('GET /readyz', () => {
     const server = await startTestServer();
     try {
       assert.equal(await scrapeZombies(server), 0);
-      // The thread sleeps 6 s in execFileSync: terminate() at the timeout (+ the abort grace) cannot stop it.
-      const created = await server.request('POST', '/jobs', { body: { kind: 'blocks-native', payload: { ms: 6_000 }, timeout_ms: 100, max_attempts: 1 } });
+      // The thread sleeps 7 s in execFileSync: terminate() at the timeout (+ the abort grace) cannot stop it. The
+      // timeout leaves the fresh thread time to load the module and reach the call (its progress says it did).
+      const created = await server.request('POST', '/jobs', {
+        body: { kind: 'blocks-native', payload: { ms: 7_000 }, timeout_ms: 1_500, max_attempts: 1 },
+      });
       assert.equal(created.status, 202, created.text);
+      await server.waitForJob(created.body.job_id, (j) => j.status === 'running' && j.progress !== null, 1_500);
       const job = await server.waitForJob(created.body.job_id, undefined, 5_000);
       assert.equal(job.error.code, 'timeout');
 

@@ -1,8 +1,10 @@
 // What an engine can be told, its defaults (the one place they are defined), and their validation.
+import { randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import { EngineError } from './engine-error.js';
-import { TIMER_LIMIT_MS } from './job.js';
+import type { EnqueueRequest } from './engine-types.js';
+import { TIMER_LIMIT_MS, type NewJob } from './job.js';
 import type { JobStore } from './job-store.js';
 
 export interface EngineOptions {
@@ -113,4 +115,22 @@ export function timeoutOf(timeoutMs: number | null | undefined, { maxTimeoutMs, 
     });
   }
   return timeoutMs;
+}
+
+/** The row a request becomes: the engine's defaults filled in, its timeout checked against the ceiling. */
+export function newJob(request: EnqueueRequest, options: ResolvedEngineOptions, now: number): NewJob {
+  return {
+    id: randomUUID(),
+    kind: request.kind,
+    payload: request.payload ?? {},
+    priority: request.priority ?? 0,
+    runAt: request.runAt ?? now,
+    maxAttempts: request.maxAttempts ?? options.defaultMaxAttempts,
+    timeoutMs: timeoutOf(request.timeoutMs, options),
+    createdAt: now,
+    idempotencyKey: request.idempotencyKey ?? null,
+    requestHash: request.requestHash ?? null,
+    ref: request.ref ?? null,
+    pinned: request.pinned ?? false,
+  };
 }

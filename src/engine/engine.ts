@@ -1,21 +1,23 @@
-import { engineNow } from './clock.js';
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { pino, type Logger } from 'pino';
 import type { BackoffOptions } from './backoff.js';
+import { engineNow } from './clock.js';
+import { cancelJob } from './cancel.js';
 import { Dispatcher } from './dispatcher.js';
 import { EngineError } from './engine-error.js';
-import { resolveEngineOptions, timeoutOf, type EngineOptions, type ResolvedEngineOptions } from './engine-options.js';
+import { newJob, resolveEngineOptions, type EngineOptions, type ResolvedEngineOptions } from './engine-options.js';
 import type {
-  CancelResult, EngineEvents, EngineStats, EnqueueRequest, EnqueueResult, ListJobsRequest, ReadinessCheck, ReadinessReport,
+  CancelResult, EngineEvents, EngineStats, EnqueueRequest, EnqueueResult, ListJobsRequest, ReadinessReport,
 } from './engine-types.js';
-import { isTerminal, type Job, type NewJob } from './job.js';
+import { isTerminal, type Job } from './job.js';
 import { KindRegistry, type RegisterOptions } from './kind-registry.js';
 import type { AttemptRecord, JobStore } from './job-store.js';
 import { startJobRetention, type JobRetention } from './job-retention.js';
 import { LeaseKeeper } from './leases.js';
+import { checkReadiness } from './readiness.js';
 import { decodeListCursor, encodeListCursor } from './list-cursor.js';
 import { WorkerPool } from './pool.js';
 
@@ -137,23 +139,8 @@ export class Engine extends EventEmitter<EngineEvents> {
     if (!this.#kinds.get(request.kind)) {
       throw new EngineError('unknown_kind', `No worker module is registered for job kind "${request.kind}".`);
     }
-    const timeoutMs = timeoutOf(request.timeoutMs, this.#options);
+    const job = newJob(request, this.#options, engineNow());
     await this.#assertQueueHasRoom();
-    const now = engineNow();
-    const job: NewJob = {
-      id: randomUUID(),
-      kind: request.kind,
-      payload: request.payload ?? {},
-      priority: request.priority ?? 0,
-      runAt: request.runAt ?? now,
-      maxAttempts: request.maxAttempts ?? this.#options.defaultMaxAttempts,
-      timeoutMs,
-      createdAt: now,
-      idempotencyKey: request.idempotencyKey ?? null,
-      requestHash: request.requestHash ?? null,
-      ref: request.ref ?? null,
-      pinned: request.pinned ?? false,
-    };
     this.#uncommittedInserts++;
     let result: EnqueueResult;
     try {
@@ -207,50 +194,24 @@ export class Engine extends EventEmitter<EngineEvents> {
    * `cancelled` is written). A job running in another process is flagged; its owner stops it at its next heartbeat.
    */
   async cancel(id: string): Promise<CancelResult | undefined> {
-    for (;;) {
-      const job = await this.#store.get(id);
-      if (!job) return undefined;
-      if (isTerminal(job.status)) return { state: 'already_finished', job };
-      const now = engineNow();
-      if (job.status === 'pending') {
-        const cancelled = await this.#store.cancelPending(id, { code: 'cancelled', message: 'The job was cancelled before it started.' }, now);
-        if (cancelled) {
-          this.emit('change', cancelled);
-          this.emit('finished', cancelled);
-          return { state: 'cancelled', job: cancelled };
-        }
-        continue; // claimed meanwhile: cancel it as a running job
-      }
-      if (await this.#dispatcher?.abort(id, 'cancelled')) {
-        const after = (await this.#store.get(id))!;
-        // The attempt may have finished on its own before the abort reached it: then there was nothing to cancel.
-        if (after.status === 'cancelled') return { state: 'cancelled', job: after };
-        return isTerminal(after.status) ? { state: 'already_finished', job: after } : { state: 'cancel_requested', job: after };
-      }
-      const flagged = await this.#store.requestCancel(id, now);
-      if (flagged) {
-        this.emit('change', flagged);
-        return { state: 'cancel_requested', job: flagged };
-      }
-    }
+    return cancelJob(id, {
+      store: this.#store,
+      abortHere: async (jobId) => (await this.#dispatcher?.abort(jobId, 'cancelled')) ?? false,
+      onChange: (job) => this.emit('change', job),
+      onFinished: (job) => this.emit('finished', job),
+    });
   }
 
   /** Calls `listener` with each new state of job `id`; returns the unsubscribe function. */
   watch(id: string, listener: (job: Job) => void): () => void {
-    const onChange = (job: Job) => {
-      if (job.id === id) listener(job);
-    };
+    const onChange = (job: Job) => job.id === id && listener(job);
     this.on('change', onChange);
     return () => this.off('change', onChange);
   }
 
   stats(): EngineStats {
-    return {
-      threads: this.#options.threads,
-      busyThreads: this.#pool?.busy ?? 0,
-      zombieThreads: this.#pool?.zombieThreads ?? 0,
-      closing: this.#closing,
-    };
+    const pool = this.#pool;
+    return { threads: this.#options.threads, busyThreads: pool?.busy ?? 0, zombieThreads: pool?.zombieThreads ?? 0, closing: this.#closing };
   }
 
   async countPending(): Promise<number> {
@@ -273,36 +234,14 @@ export class Engine extends EventEmitter<EngineEvents> {
    * pool: started and not shutting down; threads: no thread told to terminate is still alive (a zombie).
    */
   async readiness(): Promise<ReadinessReport> {
-    const writeTimeoutMs = 1_000;
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<string>((resolve) => {
-      timer = setTimeout(resolve, writeTimeoutMs, `A write did not commit within ${writeTimeoutMs} ms: another process may hold the database's write lock.`);
+    return checkReadiness({
+      store: this.#store,
+      ownerId: this.ownerId,
+      poolProblem: this.#closing ? 'The engine is shutting down.' : this.#pool ? undefined : 'The worker pool is not started.',
+      zombieThreads: this.#pool?.zombieThreads ?? 0,
     });
-    // Settles with the problem, never rejects: the race's loser must not become an unhandled rejection.
-    const written = this.#store.touchOwner(this.ownerId, engineNow()).then(
-      (found) => (found ? undefined : 'This engine has no row in the owners table (not started, or another process took it for dead).'),
-      (err: unknown) => {
-        const { code, message } = (err ?? {}) as { code?: unknown; message?: unknown };
-        return `The database refused a write: ${typeof code === 'string' ? `${code}: ` : ''}${typeof message === 'string' ? message : String(err)}`;
-      },
-    );
-    const databaseProblem = await Promise.race([written, timedOut]).finally(() => clearTimeout(timer));
-    const poolProblem = this.#closing ? 'The engine is shutting down.' : this.#pool ? undefined : 'The worker pool is not started.';
-    const zombies = this.#pool?.zombieThreads ?? 0;
-    const threadsProblem = zombies === 0 ? undefined
-      : `${zombies} worker thread${zombies === 1 ? '' : 's'} did not exit after being terminated (blocked in a native call); ` +
-        'each holds a core or memory until that call returns.';
-    const checks: ReadinessCheck[] = [
-      check('database', databaseProblem),
-      check('pool', poolProblem),
-      check('threads', threadsProblem),
-    ];
-    return { ready: checks.every((c) => c.ok), checks };
-
-    function check(name: ReadinessCheck['name'], problem: string | undefined): ReadinessCheck {
-      return problem === undefined ? { name, ok: true } : { name, ok: false, message: problem };
-    }
   }
+
 
   get isClosing(): boolean {
     return this.#closing;
@@ -319,11 +258,14 @@ export class Engine extends EventEmitter<EngineEvents> {
 
   async #close(graceMs: number): Promise<void> {
     this.#closing = true;
-    await this.#retention?.stop();
-    const drained = await this.#dispatcher?.drain(graceMs);
-    await this.#leases?.stop();
-    await this.#pool?.destroy();
-    await this.#store.close();
+    // Each step runs whatever the one before did: on a full or locked disk, removing the owner row fails, and the
+    // pool must still be destroyed and the database closed.
+    const step = (what: string, run: () => Promise<unknown> | undefined) => settle(run, (err) => this.#logger.error({ err }, `${what} failed during shutdown`));
+    await step('stopping job retention', () => this.#retention?.stop());
+    const drained = (await step('draining running jobs', () => this.#dispatcher?.drain(graceMs))) as object | undefined;
+    await step('stopping the lease keeper', () => this.#leases?.stop());
+    await step('stopping the worker pool', () => this.#pool?.destroy());
+    await step('closing the store', () => this.#store.close());
     this.#logger.info({ ...drained }, 'engine stopped');
     this.emit('closed');
   }
@@ -338,6 +280,15 @@ export class Engine extends EventEmitter<EngineEvents> {
 
 }
 
+async function settle(run: () => Promise<unknown> | undefined, onError: (err: unknown) => void): Promise<unknown> {
+  try {
+    return await run();
+  } catch (err) {
+    onError(err);
+    return undefined;
+  }
+}
+
 export function createEngine(options: EngineOptions): Engine {
   return new Engine(options);
 }
@@ -345,5 +296,5 @@ export function createEngine(options: EngineOptions): Engine {
 export type { EngineOptions } from './engine-options.js';
 export type { RegisterOptions } from './kind-registry.js';
 export type {
-  CancelResult, EngineEvents, EngineStats, EnqueueRequest, EnqueueResult, ListJobsRequest, ReadinessCheck, ReadinessReport,
+  CancelResult, EngineEvents, EngineStats, EnqueueRequest, EnqueueResult, ListJobsRequest, ReadinessReport,
 } from './engine-types.js';

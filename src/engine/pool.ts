@@ -89,8 +89,8 @@ export class WorkerPool {
     // forgets it and starts a replacement at once, while the old thread lives on until the call returns.
     this.#piscina.on('workerCreate', () => {
       this.#trackThreads();
-      // Piscina 5.3.2 handles the late 'exit' of such a thread after destroy() as a crash and starts a new thread
-      // in the destroyed pool, which nothing would ever stop.
+      // Piscina 5.3.2 takes the late 'exit' of such a thread after destroy() for a crash and starts a new thread in
+      // the destroyed pool, which nothing would stop (piscinajs/piscina#430 fixed this only during destroy()).
       if (this.#destroyed) void this.#piscina.destroy();
     });
     this.#piscina.on('workerDestroy', (worker: PiscinaWorkerInfo) => {

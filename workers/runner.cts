@@ -1,6 +1,6 @@
 // Piscina's entry point for every job kind (CommonJS: see the note beside workerUrl in src/engine/pool.ts): loads the kind's module, runs it, and turns whatever it throws into a
 // value, because Piscina loses custom error properties (`code`, `retryable`) on the way back.
-import { BroadcastChannel } from 'node:worker_threads';
+import { BroadcastChannel, threadId } from 'node:worker_threads';
 import type { JobContext, JobHandler } from '../src/contracts/task-context.js';
 import type {
   FromWorkerMessage,
@@ -52,6 +52,7 @@ export default async function runTask(request: TaskRequest): Promise<TaskReply> 
   const key = `${request.jobId}:${request.attempt}`;
   const controller = new AbortController();
   running.set(key, controller);
+  channel.postMessage({ type: 'started', jobId: request.jobId, attempt: request.attempt, threadId } satisfies FromWorkerMessage);
 
   let latest: TaskProgress | null = null;
   let lastSentAt = 0;

@@ -43,4 +43,7 @@ export interface AttemptRef {
   attempt: number;
 }
 export type ToWorkerMessage = { type: 'abort'; reason: string } & AttemptRef;
-export type FromWorkerMessage = { type: 'progress' } & AttemptRef & TaskProgress;
+export type FromWorkerMessage =
+  | ({ type: 'progress' } & AttemptRef & TaskProgress)
+  /** Sent as a task starts: which thread runs it, so that the main thread can watch that thread's heap. */
+  | ({ type: 'started'; threadId: number } & AttemptRef);

@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { BroadcastChannel, type Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { workerModuleUrl } from '../runtime/single-executable.js';
+import { HeapGuard, supportsHeapGuard, v8HeapLimitMb } from './heap-guard.js';
+import { abortedOutcome, fromRejection, fromReply, overHeapLimitOutcome } from './outcomes.js';
 import type { JobError } from './job.js';
-import { JobErrorCodes } from './job.js';
 import type { FromWorkerMessage, TaskProgress, TaskReply, TaskRequest, ToWorkerMessage } from '../contracts/task-protocol.js';
 
 export interface WorkerPoolOptions {
@@ -32,7 +33,7 @@ export interface TaskSpec {
 }
 
 /** Why the engine stopped a task; decides what is written to the job. */
-export type AbortReason = 'cancelled' | 'timeout' | 'shutdown' | 'lease_lost';
+export type AbortReason = 'cancelled' | 'timeout' | 'shutdown' | 'lease_lost' | 'oom';
 
 export type TaskOutcome =
   | { ok: true; value: unknown; progress: TaskProgress | null }
@@ -68,9 +69,13 @@ export class WorkerPool {
   /** Every thread Piscina started that has not emitted 'exit' yet, with when it was told to terminate. */
   readonly #threads = new Map<Worker, { terminatedAt: number | null }>();
   #destroyed = false;
+  readonly #heapGuard: HeapGuard | undefined;
+  /** Tasks whose thread is not known yet: told it by the runner's `started` message. */
+  readonly #startListeners = new Map<string, (threadId: number) => void>();
 
   constructor(options: WorkerPoolOptions) {
     this.#options = options;
+    const guarded = supportsHeapGuard();
     this.#piscina = new Piscina({
       filename: workerModuleUrl(workerUrl).href,
       minThreads: options.threads,
@@ -80,9 +85,10 @@ export class WorkerPool {
       // its error: the wrong job would be blamed.
       atomics: 'disabled',
       idleTimeout: Number.MAX_SAFE_INTEGER,
-      resourceLimits: { maxOldGenerationSizeMb: options.workerMemoryMb },
+      resourceLimits: { maxOldGenerationSizeMb: v8HeapLimitMb(options.workerMemoryMb, guarded) },
       ...(options.niceIncrement ? { niceIncrement: options.niceIncrement } : {}),
     });
+    this.#heapGuard = guarded ? new HeapGuard(options.workerMemoryMb, () => this.#piscina.threads) : undefined;
     // Without a listener, one stray worker error crashes the whole process.
     this.#piscina.on('error', options.onError);
     // terminate() cannot stop a thread blocked in a native call (execFileSync, a long SQLite statement): Piscina
@@ -103,9 +109,9 @@ export class WorkerPool {
     });
     this.#channel.onmessage = (event) => {
       const message = (event as { data: FromWorkerMessage }).data;
-      if (message.type === 'progress') {
-        this.#progressListeners.get(`${message.jobId}:${message.attempt}`)?.({ done: message.done, total: message.total });
-      }
+      const key = `${message.jobId}:${message.attempt}`;
+      if (message.type === 'progress') this.#progressListeners.get(key)?.({ done: message.done, total: message.total });
+      else if (message.type === 'started') this.#startListeners.get(key)?.(message.threadId);
     };
   }
 
@@ -145,6 +151,14 @@ export class WorkerPool {
 
     // run() may resolve before every progress message arrived: the reply carries the final counts.
     this.#progressListeners.set(key, spec.onProgress);
+    let usedMb: number | undefined;
+    if (this.#heapGuard) {
+      const guard = this.#heapGuard;
+      this.#startListeners.set(key, (threadId) => {
+        this.#startListeners.delete(key);
+        if (!finished) guard.watch(key, { threadId, onOverLimit: (mb) => ((usedMb = mb), task.abort('oom', 0)) });
+      });
+    }
     const request: TaskRequest = {
       moduleUrl: spec.moduleUrl,
       payload: spec.payload,
@@ -158,17 +172,19 @@ export class WorkerPool {
     const outcome = this.#piscina
       .run(request, { signal: controller.signal })
       .then(
-        (reply: TaskReply): TaskOutcome => (abortReason ? abortedOutcome(abortReason) : fromReply(reply, spec.taskErrorCodes)),
-        (err: unknown): TaskOutcome => (abortReason ? abortedOutcome(abortReason) : fromRejection(err, this.#options.workerMemoryMb)),
+        (reply: TaskReply): TaskOutcome => (abortReason ? this.#aborted(abortReason, usedMb) : fromReply(reply, spec.taskErrorCodes)),
+        (err: unknown): TaskOutcome => (abortReason ? this.#aborted(abortReason, usedMb) : fromRejection(err, this.#options.workerMemoryMb)),
       )
       .finally(() => {
         finished = true;
         this.#busy--;
         clearTimeout(hardAbortTimer);
         this.#progressListeners.delete(key);
+        this.#startListeners.delete(key);
+        this.#heapGuard?.unwatch(key);
       });
 
-    return {
+    const task: RunningTask = {
       outcome,
       abort: (reason, graceMs = this.#options.abortGraceMs) => {
         if (abortReason || finished) return;
@@ -178,97 +194,18 @@ export class WorkerPool {
         else hardAbortTimer = setTimeout(() => controller.abort(reason), graceMs);
       },
     };
+    return task;
   }
+
+  #aborted(reason: AbortReason, usedMb: number | undefined): TaskOutcome {
+    return reason === 'oom' ? overHeapLimitOutcome(this.#options.workerMemoryMb, usedMb) : abortedOutcome(reason);
+  }
+
 
   async destroy(): Promise<void> {
     this.#destroyed = true;
+    this.#heapGuard?.stop();
     this.#channel.close();
     await this.#piscina.destroy();
-  }
-}
-
-function fromReply(reply: TaskReply, taskErrorCodes: ReadonlySet<string>): TaskOutcome {
-  if (reply.ok) return reply;
-  const { error } = reply;
-  // A task may name one of its kind's codes; any other failure of the task is a task_error.
-  const code = error.code !== null && taskErrorCodes.has(error.code) ? error.code : 'task_error';
-  const details: Record<string, unknown> = { error_name: error.name };
-  if (error.code && code === 'task_error') details.error_code = error.code;
-  return {
-    ok: false,
-    error: { code, message: error.message, details },
-    retryable: code === 'task_error' && error.retryable,
-    aborted: null,
-    stack: error.stack,
-  };
-}
-
-const EXIT_MESSAGE = /worker exited with code: (-?\d+)/;
-
-/**
- * A rejected run() means the thread failed, since the runner turns task errors into replies. The shapes below
- * are what Piscina 5 really returns (pinned by test/failures.test.ts).
- */
-export function fromRejection(err: unknown, workerMemoryMb: number): TaskOutcome {
-  const error = err as { code?: unknown; message?: unknown; stack?: unknown } | null | undefined;
-  const message = typeof error?.message === 'string' ? error.message : '';
-  if (error?.code === 'ERR_WORKER_OUT_OF_MEMORY') {
-    return {
-      ok: false,
-      error: {
-        code: 'worker_oom',
-        message: `The worker thread ran out of memory (heap limit ${workerMemoryMb} MB) and was terminated.`,
-        details: { memory_limit_mb: workerMemoryMb },
-      },
-      retryable: JobErrorCodes.worker_oom.retryable,
-      aborted: null,
-    };
-  }
-  const exit = EXIT_MESSAGE.exec(message);
-  if (exit) {
-    return {
-      ok: false,
-      error: {
-        code: 'worker_exit',
-        message: `The worker thread exited with code ${exit[1]} while running the job.`,
-        details: { exit_code: Number(exit[1]) },
-      },
-      retryable: JobErrorCodes.worker_exit.retryable,
-      aborted: null,
-    };
-  }
-  // An exception thrown outside the task's promise (a timer, a stray rejection) kills the thread and comes back
-  // as the thrown value itself; a result that could not be cloned comes back as `{}`.
-  const thrown = message || describe(err);
-  return {
-    ok: false,
-    error: {
-      code: 'worker_exit',
-      message: `The worker thread crashed while running the job: ${thrown}`,
-      details: { reason: 'uncaught_exception' },
-    },
-    retryable: JobErrorCodes.worker_exit.retryable,
-    aborted: null,
-    stack: typeof error?.stack === 'string' ? error.stack : null,
-  };
-}
-
-function abortedOutcome(reason: AbortReason): TaskOutcome {
-  const messages: Record<AbortReason, string> = {
-    cancelled: 'The job was cancelled.',
-    timeout: 'The job ran past its timeout and its thread was terminated.',
-    shutdown: 'The server shut down while the job ran.',
-    lease_lost: 'Another process took over the job after its lease expired.',
-  };
-  const code = reason === 'timeout' ? 'timeout' : 'cancelled';
-  return { ok: false, error: { code, message: messages[reason] }, retryable: false, aborted: reason };
-}
-
-function describe(value: unknown): string {
-  if (typeof value === 'string') return value;
-  try {
-    return JSON.stringify(value) ?? String(value);
-  } catch {
-    return String(value);
   }
 }

@@ -98,6 +98,19 @@ describe('failures are written back', () => {
     await assertPoolStillWorks();
   });
 
+  test('memory held outside the heap (640 MB of Buffers, limit 64 MB) is worker_oom where the heap guard runs', async () => {
+    const job = await runJob('external-hog', { max_attempts: 2 });
+    if (supportsHeapGuard()) {
+      assert.equal(job.status, 'failed');
+      assert.equal(job.error.code, 'worker_oom', JSON.stringify(job.error));
+      assert.equal(job.error.details.detected_by, 'heap_guard');
+    } else {
+      // Node 20 cannot read a worker's memory from the parent, and V8 bounds only the heap: documented as such.
+      assert.equal(job.status, 'succeeded', JSON.stringify(job.error));
+    }
+    await assertPoolStillWorks();
+  });
+
   test('an infinite loop past timeout_ms is timeout, final, and its thread is terminated', async () => {
     const started = Date.now();
     const job = await runJob('hang', { timeout_ms: 300, max_attempts: 3 });

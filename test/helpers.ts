@@ -11,7 +11,7 @@ import { startServer, type RunningServer } from '../src/server.js';
 
 export const FIXTURE_KINDS = [
   'noop', 'echo', 'throws', 'throws-retryable', 'throws-non-error', 'exits', 'oom', 'hang', 'timer-throws',
-  'uncloneable', 'slow-progress', 'reads-missing', 'chaos-work', 'blocks-native', 'kills-process',
+  'uncloneable', 'slow-progress', 'reads-missing', 'chaos-work', 'blocks-native', 'kills-process', 'external-hog',
 ] as const;
 
 export function fixturePath(kind: string): string {

@@ -6,10 +6,14 @@ import { Worker } from 'node:worker_threads';
  * of the allocation, reaching it can abort the whole process instead (nodejs/node#47224; on Node 24 the oom
  * fixture did in 7 of 8 runs). So where the parent thread can read a worker's heap (`worker.getHeapStatistics()`,
  * Node ≥ 22), V8's limit is set above the user's and a guard samples each busy thread's heap, terminating the
- * task's thread once it passes the user's limit — well before V8's fatal path. A spike faster than the sampling
- * can still reach V8's limit; the poison rule (`crashed`) is what catches a process that dies of it.
+ * task's thread once its heap passes the user's limit — well before V8's fatal path — or its external memory
+ * (Buffers, ArrayBuffers, which V8's limit does not bound) passes EXTERNAL_FACTOR times it. A spike faster than the sampling can still reach V8's
+ * limit, or the machine's; the poison rule (`crashed`) is what catches a process that dies of it.
  */
 export const HEAP_SAMPLE_MS = 25;
+/** Memory outside the V8 heap may reach this many times the limit. */
+export const EXTERNAL_FACTOR = 4;
+const MB = 1024 * 1024;
 
 export function supportsHeapGuard(): boolean {
   return typeof (Worker.prototype as { getHeapStatistics?: unknown }).getHeapStatistics === 'function';
@@ -20,10 +24,15 @@ export function v8HeapLimitMb(limitMb: number, guarded: boolean): number {
   return guarded ? Math.max(limitMb * 2, limitMb + 256) : limitMb;
 }
 
+interface HeapUse {
+  used_heap_size: number;
+  external_memory?: number;
+}
+
 export interface GuardedTask {
   threadId: number;
-  /** Called once, when the thread's heap passed the limit. */
-  onOverLimit(usedMb: number): void;
+  /** Called once, when the thread's heap (or its external memory) passed its limit. */
+  onOverLimit(heapMb: number, externalMb: number): void;
 }
 
 /** Samples the heap of every thread running a guarded task while there is one. */
@@ -62,12 +71,16 @@ export class HeapGuard {
       const byThread = new Map(this.#threads().map((worker) => [worker.threadId, worker]));
       await Promise.all(
         [...this.#tasks].map(async ([key, task]) => {
-          const worker = byThread.get(task.threadId) as (Worker & { getHeapStatistics?: () => Promise<{ used_heap_size: number }> }) | undefined;
+          const worker = byThread.get(task.threadId) as (Worker & { getHeapStatistics?: () => Promise<HeapUse> }) | undefined;
           if (!worker?.getHeapStatistics) return;
-          const { used_heap_size: used } = await worker.getHeapStatistics().catch(() => ({ used_heap_size: 0 }));
-          if (used > this.#limitBytes && this.#tasks.get(key) === task) {
+          const stats = await worker.getHeapStatistics().catch((): HeapUse => ({ used_heap_size: 0, external_memory: 0 }));
+          // External memory too (Buffers, ArrayBuffers): V8's limit does not bound it, and a 2 GiB Buffer is one call.
+          // Its own, looser cap: Buffers are freed only by a GC, so streaming code holds several times its live data.
+          const heap = stats.used_heap_size;
+          const external = stats.external_memory ?? 0;
+          if ((heap > this.#limitBytes || external > this.#limitBytes * EXTERNAL_FACTOR) && this.#tasks.get(key) === task) {
             this.#tasks.delete(key);
-            task.onOverLimit(Math.round(used / (1024 * 1024)));
+            task.onOverLimit(Math.round(heap / MB), Math.round(external / MB));
           }
         }),
       );

@@ -1,6 +1,7 @@
 // What each way a task can end becomes: the outcome the dispatcher writes. The shapes of Piscina's rejections
 // are the ones Piscina 5 really returns (pinned by test/failures.test.ts).
 import type { TaskReply } from '../contracts/task-protocol.js';
+import { EXTERNAL_FACTOR } from './heap-guard.js';
 import { JobErrorCodes } from './job.js';
 import type { AbortReason, TaskOutcome } from './pool.js';
 
@@ -91,13 +92,16 @@ function describe(value: unknown): string {
 }
 
 /** The heap guard terminated the thread (see heap-guard.ts): a worker_oom, as when V8 ends it at its own limit. */
-export function overHeapLimitOutcome(limitMb: number, usedMb: number | undefined): TaskOutcome {
+export function overHeapLimitOutcome(limitMb: number, used: { heapMb: number; externalMb: number } | undefined): TaskOutcome {
+  const external = used !== undefined && used.heapMb <= limitMb;
   return {
     ok: false,
     error: {
       code: 'worker_oom',
-      message: `The worker thread's heap passed its limit of ${limitMb} MB and the thread was terminated.`,
-      details: { memory_limit_mb: limitMb, heap_used_mb: usedMb, detected_by: 'heap_guard' },
+      message: external
+        ? `The worker thread held ${used.externalMb} MB outside its heap (Buffers), over ${EXTERNAL_FACTOR} × its limit of ${limitMb} MB, and was terminated.`
+        : `The worker thread's heap passed its limit of ${limitMb} MB and the thread was terminated.`,
+      details: { memory_limit_mb: limitMb, heap_used_mb: used?.heapMb, external_mb: used?.externalMb, detected_by: 'heap_guard' },
     },
     retryable: JobErrorCodes.worker_oom.retryable,
     aborted: null,

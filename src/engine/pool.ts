@@ -151,12 +151,12 @@ export class WorkerPool {
 
     // run() may resolve before every progress message arrived: the reply carries the final counts.
     this.#progressListeners.set(key, spec.onProgress);
-    let usedMb: number | undefined;
+    let usedMb: { heapMb: number; externalMb: number } | undefined;
     if (this.#heapGuard) {
       const guard = this.#heapGuard;
       this.#startListeners.set(key, (threadId) => {
         this.#startListeners.delete(key);
-        if (!finished) guard.watch(key, { threadId, onOverLimit: (mb) => ((usedMb = mb), task.abort('oom', 0)) });
+        if (!finished) guard.watch(key, { threadId, onOverLimit: (heapMb, externalMb) => ((usedMb = { heapMb, externalMb }), task.abort('oom', 0)) });
       });
     }
     const request: TaskRequest = {
@@ -197,7 +197,7 @@ export class WorkerPool {
     return task;
   }
 
-  #aborted(reason: AbortReason, usedMb: number | undefined): TaskOutcome {
+  #aborted(reason: AbortReason, usedMb: { heapMb: number; externalMb: number } | undefined): TaskOutcome {
     return reason === 'oom' ? overHeapLimitOutcome(this.#options.workerMemoryMb, usedMb) : abortedOutcome(reason);
   }
 

@@ -254,6 +254,26 @@ describe('exports', () => {
 });
 
 describe('retention', () => {
+  test('--job-ttl deletes finished job rows but keeps a dataset\'s (pinned) import job: the dataset stays ready', async () => {
+    const brief = await startTestServer({ args: ['--job-ttl', '1s'] });
+    try {
+      const uploaded = await brief.request('POST', '/datasets?name=kept', { rawBody: 'a\n1\n', headers: { 'content-type': 'text/csv' } });
+      assert.equal((await brief.waitForJob(uploaded.body.job_id)).status, 'succeeded');
+      const exported = await brief.request('POST', '/exports', { body: { dataset_id: uploaded.body.dataset_id, format: 'csv' } });
+      await brief.waitForJob(exported.body.job_id);
+      const noop = await brief.request('POST', '/jobs', { body: { kind: 'noop', payload: {} } });
+      await brief.waitForJob(noop.body.job_id);
+      await waitFor(async () => ((await brief.request('GET', `/jobs/${noop.body.job_id}`)).status === 404 ? true : undefined), 15_000, 'the finished job row to be deleted');
+      assert.equal((await brief.request('GET', `/exports/${exported.body.job_id}`)).status, 404, 'the export job row went too');
+      const dataset = await brief.request('GET', `/datasets/${uploaded.body.dataset_id}`);
+      assert.equal(dataset.body.status, 'ready');
+      assert.deepEqual(dataset.body.columns, [{ name: 'a', type: 'integer' }]);
+      assert.equal((await brief.request('GET', `/jobs/${uploaded.body.job_id}`)).status, 200, 'the import job is pinned');
+    } finally {
+      await brief.close();
+    }
+  });
+
   test('finished export files expire after --result-ttl: the download says 410 gone and the document says expired', async () => {
     const shortLived = await startTestServer({ args: ['--result-ttl', '1s', '--threads', '1'] });
     try {

@@ -170,11 +170,11 @@ describe('a frozen owner', () => {
 });
 
 describe('cancel against completion', () => {
-  test('300 races of DELETE against a finishing job: 202 only when the job ends cancelled, 409 only when it succeeded', async () => {
+  test('500 races of DELETE against a finishing job: 202 only when the job ends cancelled, 409 only when it succeeded', async () => {
     const server = await startTestServer();
     try {
       const outcomes = { cancelled: 0, finished: 0 };
-      for (let batch = 0; batch < 30; batch++) {
+      for (let batch = 0; batch < 50; batch++) {
         await Promise.all(
           Array.from({ length: 10 }, async () => {
             const created = await server.request('POST', '/jobs', { body: { kind: 'noop', payload: {} } });
@@ -191,7 +191,7 @@ describe('cancel against completion', () => {
           }),
         );
       }
-      assert.equal(outcomes.cancelled + outcomes.finished, 300);
+      assert.equal(outcomes.cancelled + outcomes.finished, 500);
     } finally {
       await server.close();
     }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { BroadcastChannel, type Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { workerModuleUrl } from '../runtime/single-executable.js';
-import { HeapGuard, supportsHeapGuard, v8HeapLimitMb } from './heap-guard.js';
+import { HeapGuard, supportsHeapGuard, v8HeapLimitMb, YOUNG_GENERATION_MB } from './heap-guard.js';
 import { abortedOutcome, fromRejection, fromReply, overHeapLimitOutcome } from './outcomes.js';
 import type { JobError } from './job.js';
 import type { FromWorkerMessage, TaskProgress, TaskReply, TaskRequest, ToWorkerMessage } from '../contracts/task-protocol.js';
@@ -85,7 +85,7 @@ export class WorkerPool {
       // its error: the wrong job would be blamed.
       atomics: 'disabled',
       idleTimeout: Number.MAX_SAFE_INTEGER,
-      resourceLimits: { maxOldGenerationSizeMb: v8HeapLimitMb(options.workerMemoryMb, guarded) },
+      resourceLimits: { maxOldGenerationSizeMb: v8HeapLimitMb(options.workerMemoryMb, guarded), maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
       ...(options.niceIncrement ? { niceIncrement: options.niceIncrement } : {}),
     });
     this.#heapGuard = guarded ? new HeapGuard(options.workerMemoryMb, () => this.#piscina.threads) : undefined;

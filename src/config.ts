@@ -137,13 +137,18 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
   const logLevel = raw('log-level')!;
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
 
-  const jobSpecs = (values.job as string[] | undefined) ?? (env.OFFLOAD_JOBS ? env.OFFLOAD_JOBS.split(',') : []);
+  // A repeatable flag, or its variable as a comma-separated list.
+  const list = (name: string): string[] => {
+    const variable = env[FLAGS[name]!.env];
+    return (values[name] as string[] | undefined) ?? (variable ? variable.split(',') : []);
+  };
+  const jobSpecs = list('job');
   const jobs = jobSpecs.map((spec) => {
     const match = /^([^=]+)=(.+)$/.exec(spec.trim());
     if (!match) throw new ConfigError(`--job must look like KIND=path/to/module.js, got "${spec}"`);
     return { kind: match[1]!, file: match[2]! };
   });
-  const hostSpecs = (values['allowed-host'] as string[] | undefined) ?? (env.OFFLOAD_ALLOWED_HOSTS ? env.OFFLOAD_ALLOWED_HOSTS.split(',') : []);
+  const hostSpecs = list('allowed-host');
   const allowedHosts = hostSpecs.map((name) => {
     const trimmed = name.trim().toLowerCase();
     if (!/^(\[[0-9a-f:.]+\]|[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*)$/.test(trimmed)) {

@@ -1,7 +1,6 @@
 // Wall-clock steps and poison jobs, with real server processes on one database file.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { FIXTURE_KINDS, fixturePath, listeningUrl, MAIN_JS, makeTempDir, request, spawnServer, spawnWatched, waitFor, type ChildServer } from './helpers.js';
 
 const CLOCK_STEP = new URL('./fixtures/clock-step.js', import.meta.url).href;
@@ -95,4 +94,3 @@ describe('poison jobs', () => {
   });
 });
 
-void fileURLToPath;

@@ -1,6 +1,6 @@
 // The dashboard in a real browser (Debian chromium, driven by playwright-core) against a real server.
 import assert from 'node:assert/strict';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -114,7 +114,6 @@ test('upload a dataset, export it with live progress, download the file, and can
   assert.equal(download.suggestedFilename(), 'people.ndjson');
   const saved = join(makeTempDir(), 'download.ndjson');
   await download.saveAs(saved);
-  const { readFileSync } = await import('node:fs');
   const lines = readFileSync(saved, 'utf8').trim().split('\n');
   assert.equal(lines.length, 2000);
   assert.deepEqual(JSON.parse(lines[1]!), { id: 1, name: 'name 1', score: 0.1 });

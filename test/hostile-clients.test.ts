@@ -2,12 +2,12 @@
 // or removed, no server path is shown, and every answer is the JSON error shape — never a 5xx, never a crash.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { exportPath, uploadPath } from '../src/contracts/data-layout.js';
-import { makeTempDir, request, startTestServer, waitFor, type TestResponse, type TestServer } from './helpers.js';
+import { makeTempDir, startTestServer, waitFor, type TestResponse, type TestServer } from './helpers.js';
 
 let server: TestServer;
 let outside: string;
@@ -86,7 +86,6 @@ describe('clients never name a server path', () => {
     const exported = await server.waitForJob(created.body.job_id);
     assert.equal(exported.status, 'succeeded');
     const file = exportPath(server.dataDir, exported.job_id, 'csv');
-    const { rmSync } = await import('node:fs');
     rmSync(file);
     symlinkSync(outside, file);
     assertJsonError(await server.request('GET', `/exports/${exported.job_id}/download`), 410, 'gone', 'download of a planted link');
@@ -283,7 +282,6 @@ describe('connection limits', () => {
       assert.ok(Date.now() - started < 10_000, 'the server closed the stalled connection');
       assert.ok(!closed.startsWith('HTTP/1.1 202'), 'the partial upload was not accepted');
       await waitFor(async () => {
-        const { readdirSync } = await import('node:fs');
         return readdirSync(path.join(strict.dataDir, 'uploads')).length === 0 ? true : undefined;
       }, 5000, 'the partial upload to be removed');
       assert.equal((await strict.request('GET', '/datasets')).body.datasets.length, 0);
@@ -318,4 +316,3 @@ function rawHttp(baseUrl: string, raw: string): Promise<{ head: string; body: st
   });
 }
 
-void request;

@@ -3,7 +3,6 @@
 // the lock, real worker threads.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { pino } from 'pino';
 import { jobsDatabasePath } from '../src/contracts/data-layout.js';
@@ -198,4 +197,3 @@ describe('cancel against completion', () => {
   });
 });
 
-void join;

@@ -64,7 +64,7 @@ export function datasetIdOfUpload(fileName: string): string | undefined {
  * directory is what is checked.
  */
 export function containedPath(dataDir: string, file: string): string {
-  const root = realpathOfExisting(path.resolve(dataDir));
+  const root = realRootOf(dataDir);
   const parent = realpathOfExisting(path.dirname(path.resolve(file)));
   const inside = parent === root || parent.startsWith(root + path.sep);
   if (!inside) throw new UnsafePathError('a path resolves outside the data directory');
@@ -74,6 +74,20 @@ export function containedPath(dataDir: string, file: string): string {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
   return file;
+}
+
+/** The data directory's real path, resolved once it exists: every served or listed file checks against it. */
+const realRoots = new Map<string, string>();
+function realRootOf(dataDir: string): string {
+  const known = realRoots.get(dataDir);
+  if (known !== undefined) return known;
+  try {
+    const root = realpathSync(dataDir);
+    realRoots.set(dataDir, root);
+    return root;
+  } catch {
+    return realpathOfExisting(path.resolve(dataDir));
+  }
 }
 
 /** realpath of the nearest existing ancestor, with the missing tail appended (directories not created yet). */

@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import type { Database } from 'better-sqlite3';
-import { openDatabase, type OpenDatabaseOptions } from './open-database.js';
+import { openDatabase, setBusyTimeout, type OpenDatabaseOptions } from './open-database.js';
 
 export interface Migration {
   version: number;
@@ -32,7 +32,7 @@ export function openMigratedDatabase(file: string, set: MigrationSet, options: O
     db.close();
     throw err;
   }
-  if (options.busyTimeoutMs !== undefined) db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs))}`);
+  if (options.busyTimeoutMs !== undefined) setBusyTimeout(db, options.busyTimeoutMs);
   return db;
 }
 

@@ -20,7 +20,7 @@ export interface OpenDatabaseOptions {
  */
 export function openDatabase(file: string, options: OpenDatabaseOptions = {}): SqliteDatabase {
   const db = new Database(file, { readonly: options.readonly ?? false });
-  db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs ?? 5000))}`);
+  setBusyTimeout(db, options.busyTimeoutMs ?? 5000);
   if (!options.readonly) {
     db.pragma('journal_mode = WAL');
     // In WAL mode NORMAL syncs only at checkpoints: a commit survives the process dying, not the machine.
@@ -28,4 +28,9 @@ export function openDatabase(file: string, options: OpenDatabaseOptions = {}): S
     db.pragma('foreign_keys = ON');
   }
   return db;
+}
+
+/** How long a statement of `db` waits for another connection's lock, ms (better-sqlite3 waits synchronously). */
+export function setBusyTimeout(db: SqliteDatabase, ms: number): void {
+  db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(ms))}`);
 }

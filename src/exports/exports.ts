@@ -88,7 +88,7 @@ export class Exports {
       content_type: result.content_type,
       filename: result.filename,
       expires_at: expiresAt,
-      expired: (await this.#fileStat(job)) === undefined,
+      expired: (await statFile(this.#fileOf(job))) === undefined,
     };
   }
 
@@ -101,7 +101,7 @@ export class Exports {
       throw new DomainError('export_failed', `The export ended ${job.status}${job.error ? `: ${job.error.message}` : ''}; there is no file.`);
     }
     const path = this.#fileOf(job);
-    const stats = await this.#fileStat(job);
+    const stats = await statFile(path);
     if (!path || !stats) throw new DomainError('export_gone', 'The export file expired or was deleted; start a new export.');
     return { job, result: job.result as ExportResult, path, stats };
   }
@@ -119,17 +119,6 @@ export class Exports {
     return { state: 'deleted' };
   }
 
-  async #fileStat(job: Job): Promise<Stats | undefined> {
-    const path = this.#fileOf(job);
-    if (!path) return undefined;
-    try {
-      const stats = await stat(path);
-      return stats.isFile() ? stats : undefined;
-    } catch {
-      return undefined;
-    }
-  }
-
   /**
    * The export's file, derived from its job id and the payload the server built — never from a path stored in
    * a row — and checked to resolve inside the data directory. Undefined when it cannot name a file there.
@@ -141,5 +130,16 @@ export class Exports {
     } catch {
       return undefined;
     }
+  }
+}
+
+/** The file's stats if it exists and is a regular file. */
+async function statFile(path: string | undefined): Promise<Stats | undefined> {
+  if (!path) return undefined;
+  try {
+    const stats = await stat(path);
+    return stats.isFile() ? stats : undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -11,11 +11,17 @@ export interface BuiltInKind {
   entry: string;
   /** The codes, besides the engine's own, its tasks may fail with (their validation). */
   errorCodes: readonly string[];
+  /** Started only by offload's own routes (see KindRegistry); the others a client may start with POST /jobs. */
+  internal: boolean;
 }
 
+export const DEMO_KIND = 'sleep';
+
 export const BUILT_IN_KINDS: readonly BuiltInKind[] = Object.freeze([
-  { kind: EXPORT_KIND, entry: 'workers/export.ts', errorCodes: DATASET_TASK_ERROR_CODES },
-  { kind: IMPORT_KIND, entry: 'workers/import.ts', errorCodes: DATASET_TASK_ERROR_CODES },
+  { kind: EXPORT_KIND, entry: 'workers/export.ts', errorCodes: DATASET_TASK_ERROR_CODES, internal: true },
+  { kind: IMPORT_KIND, entry: 'workers/import.ts', errorCodes: DATASET_TASK_ERROR_CODES, internal: true },
+  // The demo kind of the quick start; `--no-demo-kind` leaves it out.
+  { kind: DEMO_KIND, entry: 'workers/sleep.ts', errorCodes: ['invalid_payload'], internal: false },
 ]);
 
 /** Where the compiled module of `kind` is: in dist/, or extracted from the single executable. */

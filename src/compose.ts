@@ -4,7 +4,7 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type Koa from 'koa';
 import type { Logger } from 'pino';
-import { BUILT_IN_KINDS, builtInKindUrl } from './built-in-kinds.js';
+import { BUILT_IN_KINDS, builtInKindUrl, DEMO_KIND } from './built-in-kinds.js';
 import { Datasets, openCatalogDatabase } from './datasets/datasets.js';
 import type { Durability } from './db/open-database.js';
 import { createEngine, type Engine, type EngineOptions } from './engine/engine.js';
@@ -12,6 +12,8 @@ import { openSqliteJobStore } from './engine/sqlite/sqlite-job-store.js';
 import { Exports } from './exports/exports.js';
 import { startRetentionSweeper } from './exports/retention.js';
 import { createApp, type AppOptions } from './http/app.js';
+import { jobsDatabasePath } from './contracts/data-layout.js';
+import { reasonOf, StartupError } from './startup-error.js';
 
 export interface OffloadOptions {
   /** The jobs database and every file (see src/contracts/data-layout.ts). Created if missing. */
@@ -20,6 +22,8 @@ export interface OffloadOptions {
   durability?: Durability;
   /** The engine's tuning (threads, leases, limits). */
   engine?: Omit<EngineOptions, 'dataDir' | 'store' | 'logger'>;
+  /** Offer the demo kind `sleep` to clients (default true). */
+  demoKind?: boolean;
   /** Custom job kinds: worker module paths or URLs. */
   kinds?: ReadonlyArray<{ kind: string; module: string | URL }>;
   /** How long finished export files (and idempotency keys) are kept, ms. */
@@ -48,19 +52,30 @@ export function createOffload(options: OffloadOptions): Offload {
   const dataDir = resolve(options.dataDir);
   const durability = options.durability ?? OFFLOAD_DEFAULTS.durability;
   const resultTtlMs = options.resultTtlMs ?? OFFLOAD_DEFAULTS.resultTtlMs;
-  mkdirSync(dataDir, { recursive: true });
-  // The engine's tables first: the catalog's migrations build on them.
-  const store = openSqliteJobStore(dataDir, { durability });
+  const unusable = (err: unknown) => {
+    // SQLite's own messages ("unable to open database file") do not say which file.
+    const where = (err as { code?: unknown }).code?.toString().startsWith('SQLITE_') ? ` (${jobsDatabasePath(dataDir)})` : '';
+    return new StartupError(`the data directory ${dataDir} cannot be used: ${reasonOf(err)}${where}`, { cause: err });
+  };
+  let store;
+  try {
+    mkdirSync(dataDir, { recursive: true });
+    // The engine's tables first: the catalog's migrations build on them.
+    store = openSqliteJobStore(dataDir, { durability });
+  } catch (err) {
+    throw unusable(err);
+  }
   let catalogDb;
   try {
     catalogDb = openCatalogDatabase(dataDir, { durability });
   } catch (err) {
     void store.close();
-    throw err;
+    throw unusable(err);
   }
   const engine = createEngine({ ...options.engine, dataDir, store, logger: options.logger });
   for (const builtIn of BUILT_IN_KINDS) {
-    engine.register(builtIn.kind, builtInKindUrl(builtIn), { internal: true, taskErrorCodes: builtIn.errorCodes });
+    if (builtIn.kind === DEMO_KIND && options.demoKind === false) continue;
+    engine.register(builtIn.kind, builtInKindUrl(builtIn), { internal: builtIn.internal, taskErrorCodes: builtIn.errorCodes });
   }
   for (const { kind, module } of options.kinds ?? []) engine.register(kind, module);
   const datasets = new Datasets(engine, catalogDb, { maxRecordBytes: options.maxRecordBytes });

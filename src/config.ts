@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import type { Durability } from './db/open-database.js';
+import { BUILT_IN_KINDS } from './built-in-kinds.js';
 import { OFFLOAD_DEFAULTS } from './compose.js';
 import { DEFAULT_MAX_RECORD_BYTES } from './contracts/import-contract.js';
 import { ENGINE_DEFAULTS } from './engine/engine-options.js';
@@ -20,6 +21,8 @@ export interface Config {
   /** Extra job kinds: kind → worker module path. */
   jobs: Array<{ kind: string; file: string }>;
   token: string | undefined;
+  /** Offer the built-in demo kind `sleep` (POST /jobs) to clients. */
+  demoKind: boolean;
   /** Start on a non-loopback address without a token anyway. */
   allowInsecureBind: boolean;
   leaseMs: number;
@@ -76,6 +79,7 @@ export const FLAGS: Record<string, FlagSpec> = {
   'worker-memory-mb': { env: 'OFFLOAD_WORKER_MEMORY_MB', type: 'string', default: String(ENGINE_DEFAULTS.workerMemoryMb), help: 'heap limit of each worker thread, MB' },
   job: { env: 'OFFLOAD_JOBS', type: 'string', multiple: true, help: 'KIND=FILE: register a worker module as a job kind (repeatable; env: comma-separated)' },
   token: { env: 'OFFLOAD_TOKEN', type: 'string', help: 'bearer token required on every route but /healthz' },
+  'no-demo-kind': { env: 'OFFLOAD_NO_DEMO_KIND', type: 'boolean', help: 'do not offer the demo kind "sleep" to clients' },
   'allow-insecure-bind': { env: 'OFFLOAD_ALLOW_INSECURE_BIND', type: 'boolean', help: 'allow a non-loopback --host without --token' },
   'lease-ms': { env: 'OFFLOAD_LEASE_MS', type: 'string', default: String(ENGINE_DEFAULTS.leaseMs), help: 'lease of a running job, ms (renewed every third)' },
   'shutdown-grace': { env: 'OFFLOAD_SHUTDOWN_GRACE', type: 'string', default: '10', help: 'seconds running jobs may finish on SIGTERM/SIGINT' },
@@ -83,7 +87,7 @@ export const FLAGS: Record<string, FlagSpec> = {
   'max-upload-mb': { env: 'OFFLOAD_MAX_UPLOAD_MB', type: 'string', default: String(APP_DEFAULTS.maxUploadBytes / MB), help: 'dataset upload limit, MB' },
   'worker-nice': { env: 'OFFLOAD_WORKER_NICE', type: 'string', default: '10', help: 'nice increment of worker threads, 0-19 (0: same priority as the server)' },
   'max-body-kb': { env: 'OFFLOAD_MAX_BODY_KB', type: 'string', default: String(APP_DEFAULTS.jsonLimitBytes / 1024), help: 'JSON request body limit, KiB (payload_too_large past it)' },
-  'max-timeout-ms': { env: 'OFFLOAD_MAX_TIMEOUT_MS', type: 'string', default: String(ENGINE_DEFAULTS.maxTimeoutMs), help: 'longest timeout_ms a job may ask for, ms (default 7 days)' },
+  'max-timeout-ms': { env: 'OFFLOAD_MAX_TIMEOUT_MS', type: 'string', default: String(ENGINE_DEFAULTS.maxTimeoutMs), help: 'longest timeout_ms a job may ask for, ms (604800000: 7 days)' },
   'default-timeout-ms': { env: 'OFFLOAD_DEFAULT_TIMEOUT_MS', type: 'string', help: 'timeout of a job that gives none, ms (default: --max-timeout-ms)' },
   'result-ttl': { env: 'OFFLOAD_RESULT_TTL', type: 'string', default: `${OFFLOAD_DEFAULTS.resultTtlMs / 3_600_000}h`, help: 'how long finished export files are kept (e.g. 90m, 24h, 7d)' },
   'crash-limit': { env: 'OFFLOAD_CRASH_LIMIT', type: 'string', default: String(ENGINE_DEFAULTS.crashLimit), help: 'attempts in a row whose process died after which a job fails with crashed (a poison job)' },
@@ -98,6 +102,8 @@ export const FLAGS: Record<string, FlagSpec> = {
   'idle-timeout-ms': { env: 'OFFLOAD_IDLE_TIMEOUT_MS', type: 'string', default: String(DEFAULT_CONNECTION_LIMITS.idleTimeoutMs), help: 'a connection idle this long (a stalled upload too) is closed, ms' },
   'log-level': { env: 'OFFLOAD_LOG_LEVEL', type: 'string', default: 'info', help: 'fatal, error, warn, info, debug, trace or silent' },
 };
+
+const BOOLEAN_WORDS = new Map([['1', true], ['0', false], ['true', true], ['false', false], ['yes', true], ['no', false], ['on', true], ['off', false]]);
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
@@ -117,9 +123,19 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
   const raw = (name: string): string | undefined => {
     const value = values[name];
     if (typeof value === 'string') return value;
-    if (typeof value === 'boolean') return String(value);
     const spec = FLAGS[name]!;
     return env[spec.env] ?? spec.default;
+  };
+  const boolean = (name: string): boolean => {
+    if (values[name] === true) return true;
+    const spec = FLAGS[name]!;
+    const text = env[spec.env];
+    if (text === undefined || text === '') return false;
+    const meaning = BOOLEAN_WORDS.get(text.trim().toLowerCase());
+    if (meaning === undefined) {
+      throw new ConfigError(`${spec.env} must be one of ${[...BOOLEAN_WORDS.keys()].join(', ')}; got "${text}"`);
+    }
+    return meaning;
   };
   const integer = (name: string, min: number, max = Number.MAX_SAFE_INTEGER): number => {
     const text = raw(name)!;
@@ -146,7 +162,11 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
   const jobs = jobSpecs.map((spec) => {
     const match = /^([^=]+)=(.+)$/.exec(spec.trim());
     if (!match) throw new ConfigError(`--job must look like KIND=path/to/module.js, got "${spec}"`);
-    return { kind: match[1]!, file: match[2]! };
+    const kind = match[1]!.trim();
+    if (BUILT_IN_KINDS.some((builtIn) => builtIn.kind === kind)) {
+      throw new ConfigError(`--job ${kind}: "${kind}" is a built-in kind and cannot be replaced; register yours under another name`);
+    }
+    return { kind, file: match[2]!.trim() };
   });
   const hostSpecs = list('allowed-host');
   const allowedHosts = hostSpecs.map((name) => {
@@ -165,7 +185,8 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
     workerMemoryMb: integer('worker-memory-mb', 16, 1024 * 1024),
     jobs,
     token: raw('token') || undefined,
-    allowInsecureBind: raw('allow-insecure-bind') === 'true' || raw('allow-insecure-bind') === '1',
+    allowInsecureBind: boolean('allow-insecure-bind'),
+    demoKind: !boolean('no-demo-kind'),
     leaseMs: integer('lease-ms', 100),
     shutdownGraceMs: integer('shutdown-grace', 0, 24 * 3600) * 1000,
     maxPending: integer('max-pending', 1),
@@ -188,6 +209,11 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
     idleTimeoutMs: integer('idle-timeout-ms', 100, 24 * 3_600_000),
   };
   if (config.jobTtlMs < 1) throw new ConfigError(`--job-ttl (OFFLOAD_JOB_TTL) must be longer than 0, got "${raw('job-ttl')}"`);
+  if (config.jobTtlMs < config.resultTtlMs) {
+    throw new ConfigError(
+      `--job-ttl (${raw('job-ttl')}) must not be shorter than --result-ttl (${raw('result-ttl')}): an export's file is found through its job`,
+    );
+  }
   if (config.defaultTimeoutMs !== undefined && config.defaultTimeoutMs > config.maxTimeoutMs) {
     throw new ConfigError(
       `--default-timeout-ms (${config.defaultTimeoutMs}) must not exceed --max-timeout-ms (${config.maxTimeoutMs})`,

@@ -3,9 +3,14 @@
 import { ConfigError, formatHelp, parseConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { AssetCacheError } from './runtime/asset-cache.js';
+import { checkJobModules } from './runtime/job-module-check.js';
 import { isSingleExecutable, prepareSingleExecutable, singleExecutableHelp } from './runtime/single-executable.js';
 import { startServer } from './server.js';
+import { StartupError } from './startup-error.js';
 import { VERSION } from './version.js';
+
+/** Stacks are for developers: shown with a failure to start only at --log-level debug or trace. */
+let showStacks = false;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -29,6 +34,8 @@ async function main(argv: string[]): Promise<number> {
   let config;
   try {
     config = parseConfig(rest, process.env);
+    showStacks = config.logLevel === 'debug' || config.logLevel === 'trace';
+    await checkJobModules(config.jobs);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`offload: ${err.message}\n`);
@@ -51,7 +58,14 @@ async function main(argv: string[]): Promise<number> {
   if (assetDir !== undefined) {
     logger.info({ cache_dir: assetDir, node_options: process.env.NODE_OPTIONS ?? null }, 'single executable: embedded files ready');
   }
-  const running = await startServer(config, logger);
+  let running;
+  try {
+    running = await startServer(config, logger);
+  } catch (err) {
+    if (!(err instanceof StartupError)) throw err;
+    process.stderr.write(`offload: ${err.message}\n${showStacks ? stackOf(err.cause ?? err) : ''}`);
+    return 1;
+  }
 
   let signals = 0;
   const stop = (signal: NodeJS.Signals) => {
@@ -78,7 +92,11 @@ main(process.argv.slice(2)).then(
     if (code >= 0) process.exitCode = code;
   },
   (err) => {
-    process.stderr.write(`offload: failed to start: ${(err as Error).stack ?? err}\n`);
+    process.stderr.write(`offload: failed to start: ${err instanceof Error ? err.message : String(err)}\n${showStacks ? stackOf(err) : ''}`);
     process.exit(1);
   },
 );
+
+function stackOf(err: unknown): string {
+  return err instanceof Error && err.stack ? `${err.stack}\n` : '';
+}

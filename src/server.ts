@@ -5,6 +5,7 @@ import { createOffload, type Offload } from './compose.js';
 import { isLoopback, type Config } from './config.js';
 import type { Engine, EngineOptions } from './engine/engine.js';
 import { createLimitedServer } from './http/connection-limits.js';
+import { reasonOf, StartupError } from './startup-error.js';
 
 export interface RunningServer {
   offload: Offload;
@@ -39,6 +40,7 @@ export async function startServer(
       ...(config.defaultTimeoutMs === undefined ? {} : { defaultTimeoutMs: config.defaultTimeoutMs }),
       ...engineOverrides,
     },
+    demoKind: config.demoKind,
     kinds: config.jobs.map(({ kind, file }) => ({ kind, module: file })),
     resultTtlMs: config.resultTtlMs,
     maxRecordBytes: config.maxRecordMb * 1024 * 1024,
@@ -58,11 +60,17 @@ export async function startServer(
     logger.warn({ host: config.host }, 'listening on a non-loopback address without a token (--allow-insecure-bind): anyone who can reach it can run jobs');
   }
   const server = createLimitedServer(offload.app.callback(), { headersTimeoutMs: config.headersTimeoutMs, idleTimeoutMs: config.idleTimeoutMs });
-  server.listen(config.port, config.host);
-  await new Promise<void>((resolve, reject) => {
-    server.once('listening', resolve);
-    server.once('error', reject);
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('listening', resolve);
+      server.once('error', reject);
+      server.listen(config.port, config.host);
+    });
+  } catch (err) {
+    // Nothing is served: give the jobs this process claimed back to the queue before saying why.
+    await offload.close({ graceMs: 0 });
+    throw listenError(err, config);
+  }
   const { port } = server.address() as AddressInfo;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `http://${host}:${port}`;
@@ -87,4 +95,18 @@ export async function startServer(
       return closing;
     },
   };
+}
+
+function listenError(err: unknown, { host, port }: Config): StartupError {
+  const code = (err as { code?: unknown }).code;
+  const address = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const messages: Record<string, string> = {
+    EADDRINUSE: `${address} is already in use (another offload, or another service?); choose another --port`,
+    EACCES: `not allowed to listen on ${address} (ports below 1024 need privileges); choose another --port`,
+    EADDRNOTAVAIL: `--host "${host}" is not an address of this machine`,
+    ENOTFOUND: `--host "${host}" does not resolve to an address`,
+    EAI_AGAIN: `--host "${host}" does not resolve to an address (the name lookup failed; try again, or give an IP address)`,
+  };
+  const message = typeof code === 'string' ? messages[code] : undefined;
+  return new StartupError(message ?? `cannot listen on ${address}: ${reasonOf(err)}`, { cause: err });
 }

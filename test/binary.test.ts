@@ -97,7 +97,7 @@ describe('single executable (dist/offload)', { skip: skipReason() }, () => {
     const csv = ['id,name,score,active', ...Array.from({ length: rows }, (_, i) => `${i},"name, ${i}",${i / 8},${i % 3 === 0}`)].join('\n') + '\n';
     const upload = await call('POST', '/datasets?name=people', { rawBody: csv, headers: { 'content-type': 'text/csv' } });
     assert.equal(upload.status, 202, upload.text);
-    const datasetId = upload.body.dataset_id as string;
+    const datasetId = upload.body.id as string;
     const dataset = await waitFor(async () => {
       const res = await call('GET', `/datasets/${datasetId}`);
       return res.body.status === 'importing' ? undefined : res.body;
@@ -201,7 +201,7 @@ describe('single executable (dist/offload)', { skip: skipReason() }, () => {
     const upload = await request(url, 'POST', '/datasets?name=small', { rawBody: 'a,b\n1,2\n', headers: { 'content-type': 'text/csv' } });
     assert.equal(upload.status, 202, upload.text);
     const dataset = await waitFor(async () => {
-      const res = await request(url, 'GET', `/datasets/${upload.body.dataset_id}`);
+      const res = await request(url, 'GET', `/datasets/${upload.body.id}`);
       return res.body.status === 'importing' ? undefined : res.body;
     }, 20_000, 'the import');
     assert.equal(dataset.status, 'ready', JSON.stringify(dataset));

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { ConfigError, parseConfig } from '../src/config.js';
 import { MAIN_JS, makeTempDir, spawnServer, waitFor } from './helpers.js';
@@ -119,5 +122,91 @@ describe('parseConfig', () => {
     assert.equal(parseConfig(['--host', '0.0.0.0', '--token', 's3cret'], {}).host, '0.0.0.0');
     assert.equal(parseConfig(['--host', '0.0.0.0', '--allow-insecure-bind'], {}).allowInsecureBind, true);
     assert.equal(parseConfig(['--host', '::1'], {}).host, '::1');
+  });
+});
+
+describe('start-up failures: one line naming what is wrong, no stack, exit code 1 or 2', () => {
+  const STACK_LINE = /^\s+at /m;
+  const serve = (args: string[], env: Record<string, string> = {}) =>
+    spawnSync(process.execPath, [MAIN_JS, 'serve', '--port', '0', ...args], { encoding: 'utf8', timeout: 20_000, env: { ...process.env, ...env } });
+  const oneLine = (result: ReturnType<typeof serve>, status: number, pattern: RegExp) => {
+    assert.equal(result.status, status, result.stderr);
+    assert.match(result.stderr, pattern);
+    assert.doesNotMatch(result.stderr, STACK_LINE, 'no stack trace');
+    assert.equal(result.stderr.trim().split('\n').length, 1, `one line: ${result.stderr}`);
+  };
+
+  test('a port in use names the address', async () => {
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const { port } = holder.address() as AddressInfo;
+    try {
+      const result = spawnSync(process.execPath, [MAIN_JS, 'serve', '--port', String(port), '--data-dir', makeTempDir()], { encoding: 'utf8', timeout: 20_000 });
+      oneLine(result, 1, new RegExp(`^offload: 127\\.0\\.0\\.1:${port} is already in use`));
+    } finally {
+      holder.close();
+    }
+  });
+
+  test('an unusable data directory is named', () => {
+    const file = join(makeTempDir(), 'a-file');
+    writeFileSync(file, 'not a directory');
+    oneLine(serve(['--data-dir', join(file, 'data')]), 1, new RegExp(`^offload: the data directory ${join(file, 'data')} cannot be used: `));
+    const dir = makeTempDir();
+    mkdirSync(join(dir, 'jobs.db')); // the database path is taken by a directory
+    oneLine(serve(['--data-dir', dir]), 1, new RegExp(`^offload: the data directory ${dir} cannot be used: .*jobs\\.db`));
+  });
+
+  test('a --host that does not resolve is named', () => {
+    oneLine(serve(['--host', 'no-such-host.invalid', '--token', 'a-long-enough-token-for-this-test-0001', '--data-dir', makeTempDir()]), 1,
+      /^offload: --host "no-such-host\.invalid" .*(not resolve|not an address)/);
+  });
+
+  test('--job modules are loaded at start: a syntax error names file and line, a missing default export is refused', () => {
+    const dir = makeTempDir();
+    writeFileSync(join(dir, 'syntax.mjs'), 'const limit = 1;\nexport default async function job() {\n  return limit +;\n}\n');
+    writeFileSync(join(dir, 'no-default.mjs'), 'export const handler = async () => 1;\n');
+    writeFileSync(join(dir, 'not-function.mjs'), 'export default { run() {} };\n');
+    oneLine(serve(['--data-dir', dir, '--job', `broken=${join(dir, 'syntax.mjs')}`]), 2,
+      new RegExp(`^offload: --job broken: ${join(dir, 'syntax.mjs')}:3: SyntaxError: Unexpected token`));
+    oneLine(serve(['--data-dir', dir, '--job', `nodefault=${join(dir, 'no-default.mjs')}`]), 2,
+      /^offload: --job nodefault: .*no-default\.mjs has no default export \(exports: handler\)/);
+    oneLine(serve(['--data-dir', dir, '--job', `object=${join(dir, 'not-function.mjs')}`]), 2,
+      /^offload: --job object: .*not-function\.mjs: its default export is an object, not a function/);
+    oneLine(serve(['--data-dir', dir, '--job', `missing=${join(dir, 'nope.mjs')}`]), 2, /^offload: --job missing: .*nope\.mjs not found/);
+  });
+
+  test('--job cannot replace a built-in kind', () => {
+    const dir = makeTempDir();
+    writeFileSync(join(dir, 'fake-export.mjs'), 'export default async () => ({ stolen: true });\n');
+    for (const kind of ['export', 'import']) {
+      oneLine(serve(['--data-dir', dir, '--job', `${kind}=${join(dir, 'fake-export.mjs')}`]), 2, new RegExp(`^offload: --job ${kind}: "${kind}" is a built-in kind`));
+    }
+  });
+
+  test('boolean variables take 1/0, true/false, yes/no, on/off, and nothing else', () => {
+    oneLine(serve(['--data-dir', makeTempDir()], { OFFLOAD_ALLOW_INSECURE_BIND: 'sure' }), 2,
+      /^offload: OFFLOAD_ALLOW_INSECURE_BIND must be one of 1, 0, true, false, yes, no, on, off; got "sure"/);
+    const config = (value: string) => parseConfig(['--host', '0.0.0.0'], { OFFLOAD_ALLOW_INSECURE_BIND: value }).allowInsecureBind;
+    for (const yes of ['1', 'true', 'YES', 'on']) assert.equal(config(yes), true, yes);
+    for (const no of ['0', 'false', 'No', 'off']) assert.throws(() => config(no), /refusing to listen/, no);
+  });
+
+  test('--job-ttl shorter than --result-ttl is refused: an export file is found through its job', () => {
+    assert.throws(() => parseConfig(['--job-ttl', '1h', '--result-ttl', '24h'], {}), /--job-ttl \(1h\) must not be shorter than --result-ttl \(24h\)/);
+  });
+
+  test('the stack of an unexpected failure is shown at --log-level debug only', () => {
+    const file = join(makeTempDir(), 'a-file');
+    writeFileSync(file, '');
+    const result = serve(['--data-dir', join(file, 'data'), '--log-level', 'debug']);
+    assert.equal(result.status, 1);
+    assert.match(result.stderr, /^offload: the data directory .* cannot be used: /);
+    assert.match(result.stderr, STACK_LINE);
+  });
+
+  test('the help gives each default once', () => {
+    const help = run('--help').stdout;
+    assert.doesNotMatch(help, /\(default [^)]*\) \(default/);
   });
 });

@@ -24,9 +24,9 @@ after(() => server.close());
 async function upload(name: string, contentType: string, body: string | Buffer): Promise<string> {
   const res = await server.request('POST', `/datasets?name=${encodeURIComponent(name)}`, { rawBody: body, headers: { 'content-type': contentType } });
   assert.equal(res.status, 202, res.text);
-  assert.equal(res.headers.get('location'), `/datasets/${res.body.dataset_id}`);
+  assert.equal(res.headers.get('location'), `/datasets/${res.body.id}`);
   const ready = await waitFor(async () => {
-    const doc = (await server.request('GET', `/datasets/${res.body.dataset_id}`)).body;
+    const doc = (await server.request('GET', `/datasets/${res.body.id}`)).body;
     return doc.status === 'importing' ? undefined : doc;
   }, 30_000, 'the import to finish');
   assert.equal(ready.status, 'ready', JSON.stringify(ready.error));
@@ -92,7 +92,7 @@ describe('datasets', () => {
     const ragged = await server.request('POST', '/datasets?name=ragged', { rawBody: 'a,b\n1,2\n3\n', headers: { 'content-type': 'text/csv' } });
     assert.equal(ragged.status, 202);
     const failed = await waitFor(async () => {
-      const doc = (await server.request('GET', `/datasets/${ragged.body.dataset_id}`)).body;
+      const doc = (await server.request('GET', `/datasets/${ragged.body.id}`)).body;
       return doc.status === 'importing' ? undefined : doc;
     }, 20_000, 'the ragged import to end');
     assert.equal(failed.status, 'failed');
@@ -255,17 +255,17 @@ describe('exports', () => {
 
 describe('retention', () => {
   test('--job-ttl deletes finished job rows but keeps a dataset\'s (pinned) import job: the dataset stays ready', async () => {
-    const brief = await startTestServer({ args: ['--job-ttl', '1s'] });
+    const brief = await startTestServer({ args: ['--job-ttl', '1s', '--result-ttl', '1s'] });
     try {
       const uploaded = await brief.request('POST', '/datasets?name=kept', { rawBody: 'a\n1\n', headers: { 'content-type': 'text/csv' } });
       assert.equal((await brief.waitForJob(uploaded.body.job_id)).status, 'succeeded');
-      const exported = await brief.request('POST', '/exports', { body: { dataset_id: uploaded.body.dataset_id, format: 'csv' } });
+      const exported = await brief.request('POST', '/exports', { body: { dataset_id: uploaded.body.id, format: 'csv' } });
       await brief.waitForJob(exported.body.job_id);
       const noop = await brief.request('POST', '/jobs', { body: { kind: 'noop', payload: {} } });
       await brief.waitForJob(noop.body.job_id);
       await waitFor(async () => ((await brief.request('GET', `/jobs/${noop.body.job_id}`)).status === 404 ? true : undefined), 15_000, 'the finished job row to be deleted');
       assert.equal((await brief.request('GET', `/exports/${exported.body.job_id}`)).status, 404, 'the export job row went too');
-      const dataset = await brief.request('GET', `/datasets/${uploaded.body.dataset_id}`);
+      const dataset = await brief.request('GET', `/datasets/${uploaded.body.id}`);
       assert.equal(dataset.body.status, 'ready');
       assert.deepEqual(dataset.body.columns, [{ name: 'a', type: 'integer' }]);
       assert.equal((await brief.request('GET', `/jobs/${uploaded.body.job_id}`)).status, 200, 'the import job is pinned');
@@ -284,7 +284,7 @@ describe('retention', () => {
       assert.equal(created.status, 202, created.text);
       const imported = await shortLived.waitForJob(created.body.job_id);
       assert.equal(imported.status, 'succeeded', JSON.stringify(imported.error));
-      const exported = await shortLived.request('POST', '/exports', { body: { dataset_id: created.body.dataset_id, format: 'csv' } });
+      const exported = await shortLived.request('POST', '/exports', { body: { dataset_id: created.body.id, format: 'csv' } });
       assert.equal(exported.status, 202, exported.text);
       const job = await shortLived.waitForJob(exported.body.job_id);
       assert.equal(job.status, 'succeeded');
@@ -296,7 +296,7 @@ describe('retention', () => {
       }, 10_000, 'the file to expire');
       assert.equal(gone.body.error.code, 'gone');
       assert.equal((await shortLived.request('GET', `/exports/${job.job_id}`)).body.result.expired, true);
-      assert.equal((await shortLived.request('GET', `/datasets/${created.body.dataset_id}`)).body.status, 'ready', 'datasets do not expire');
+      assert.equal((await shortLived.request('GET', `/datasets/${created.body.id}`)).body.status, 'ready', 'datasets do not expire');
     } finally {
       await shortLived.close();
     }

@@ -624,7 +624,7 @@ async function uploadDataset(name: string, csv: string): Promise<string> {
   const res = await server.request('POST', `/datasets?name=${name}`, { rawBody: csv, headers: { 'content-type': 'text/csv' } });
   assert.equal(res.status, 202, res.text);
   await server.waitForJob(res.body.job_id, (job) => job.status === 'succeeded');
-  return res.body.dataset_id;
+  return res.body.id;
 }
 
 async function startExport(body: object): Promise<string> {

@@ -31,7 +31,7 @@ function assertJsonError(res: TestResponse, status: number, code: string, what: 
 async function uploadCsv(name: string, csv: string): Promise<{ datasetId: string; jobId: string }> {
   const res = await server.request('POST', `/datasets?name=${encodeURIComponent(name)}`, { rawBody: csv, headers: { 'content-type': 'text/csv' } });
   assert.equal(res.status, 202, res.text);
-  return { datasetId: res.body.dataset_id, jobId: res.body.job_id };
+  return { datasetId: res.body.id, jobId: res.body.job_id };
 }
 
 describe('clients never name a server path', () => {

@@ -224,8 +224,9 @@ describe('job retention', () => {
 
   test('--job-ttl (OFFLOAD_JOB_TTL) is a duration, 7d by default', () => {
     assert.equal(parseConfig([], {}).jobTtlMs, 7 * 86_400_000);
-    assert.equal(parseConfig(['--job-ttl', '90m'], {}).jobTtlMs, 90 * 60_000);
-    assert.equal(parseConfig([], { OFFLOAD_JOB_TTL: '1s' }).jobTtlMs, 1000);
+    const shortResults = { OFFLOAD_RESULT_TTL: '1s' }; // a job is kept at least as long as its export file
+    assert.equal(parseConfig(['--job-ttl', '90m'], shortResults).jobTtlMs, 90 * 60_000);
+    assert.equal(parseConfig([], { ...shortResults, OFFLOAD_JOB_TTL: '1s' }).jobTtlMs, 1000);
     assert.equal(parseConfig(['--job-ttl', '36h'], { OFFLOAD_JOB_TTL: '1s' }).jobTtlMs, 36 * 3_600_000, 'the flag wins');
     assert.throws(() => parseConfig(['--job-ttl', 'soon'], {}), { name: 'ConfigError', message: '--job-ttl must be a duration such as 90s, 30m, 24h or 7d, got "soon"' });
     assert.throws(() => parseConfig(['--job-ttl', '0'], {}), (err) => err instanceof ConfigError && /--job-ttl \(OFFLOAD_JOB_TTL\) must be longer than 0/.test(err.message));

@@ -157,6 +157,20 @@ describe('GET /jobs/{id}/events (SSE)', () => {
     assert.equal(events.filter((e) => e.data.status === 'succeeded').length, 1);
   });
 
+  test('lease renewals send no event: a job without progress gives only its status changes', async () => {
+    const leased = await startTestServer({ args: ['--lease-ms', '150'] });
+    try {
+      // Renewed every 50 ms for 1.2 s: some 24 writes to the row, none of which a client needs to hear of.
+      const created = await leased.request('POST', '/jobs', { body: { kind: 'hang', payload: {}, timeout_ms: 1200, max_attempts: 1 } });
+      const text = await (await fetch(`${leased.url}/jobs/${created.body.job_id}/events`)).text();
+      const events = text.trim().split('\n\n').map((block) => /^event: (.+)$/m.exec(block)![1]);
+      assert.ok(!events.includes('progress'), `no progress event: ${events.join(', ')}`);
+      assert.ok(events.length <= 3, `pending/running, then failed: ${events.join(', ')}`);
+    } finally {
+      await leased.close();
+    }
+  });
+
   test('a finished job gives one event and ends', async () => {
     const created = await server.request('POST', '/jobs', { body: { kind: 'noop', payload: {} } });
     await server.waitForJob(created.body.job_id);

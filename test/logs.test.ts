@@ -97,9 +97,15 @@ describe('job lifecycle logs', () => {
 
     const [failed] = jobLines(thrown, 'job attempt ended');
     assert.deepEqual([failed.kind, failed.attempt, failed.status, failed.error_code], ['throws', 1, 'failed', 'task_error']);
+    // A failed attempt is a warning with what an operator needs to debug it: the message and the task's stack.
+    assert.equal(failed.level, 40);
+    assert.equal(typeof failed.error_message, 'string');
+    assert.match(failed.stack, /^\w*Error: [^\n]*\n\s+at /, 'the stack of the throw in the task');
+    assert.equal(ended.level, 30, 'a success stays at info');
 
     const attempts = jobLines(exited, 'job attempt ended').map((l) => [l.attempt, l.status, l.error_code]);
     assert.deepEqual(attempts, [[1, 'pending', 'worker_exit'], [2, 'failed', 'worker_exit']], 'a retry, then the final failure');
+    assert.deepEqual(jobLines(exited, 'job attempt ended').map((l) => l.level), [40, 40], 'a retried attempt is a warning too');
     assert.deepEqual(jobLines(exited, 'job started').map((l) => l.attempt), [1, 2]);
   });
 

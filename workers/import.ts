@@ -2,7 +2,8 @@
 //
 // The upload is read twice: the first pass validates it and infers the column types, the second converts and
 // writes the rows. A column's type depends on all of its values, and reading the file again costs less than
-// holding the upload in memory or rewriting the dataset afterwards. Progress counts the bytes of both passes.
+// holding the upload in memory or rewriting the dataset afterwards. Progress is in bytes of the upload (its total is
+// the file's size), each pass counting for half, so that a client sees the size it sent and an even percentage.
 import { stat } from 'node:fs/promises';
 import type { JobContext } from '../src/contracts/task-context.js';
 import { containedPath, isUuid, uploadPath } from '../src/contracts/data-layout.js';
@@ -49,11 +50,10 @@ export default async function importDataset(payload: unknown, ctx: JobContext): 
   if (size === 0) throw createTaskError('invalid_payload', 'the upload is empty');
 
   removeStaleDatasetTempFiles(ctx.dataDir, datasetId);
-  const totalBytes = 2 * size;
   const passOptions = (pass: 0 | 1): UploadReadOptions => ({
     signal: ctx.signal,
     maxRecordBytes,
-    onBytesRead: (bytes) => ctx.progress(pass * size + bytes, totalBytes),
+    onBytesRead: (bytes) => ctx.progress(Math.floor((pass * size + bytes) / 2), size),
   });
   const openWriter = (columns: DatasetColumn[]): DatasetFileWriter =>
     createDatasetFile(ctx.dataDir, datasetId, columns, `import-${ctx.attempt}`);
@@ -63,7 +63,7 @@ export default async function importDataset(payload: unknown, ctx: JobContext): 
       contentType === 'csv'
         ? await importCsv(sourcePath, passOptions, openWriter)
         : await importNdjson(sourcePath, passOptions, openWriter);
-    ctx.progress(totalBytes, totalBytes);
+    ctx.progress(size, size);
     return result;
   } catch (err) {
     if (ctx.signal.aborted) throw createAbortError(ctx.signal);

@@ -14,7 +14,7 @@ export async function registerBenchDataset(url: string, dataDir: string, dataset
   };
   const csv = [BENCH_COLUMNS.map((column) => column.name), benchRow(1), benchRow(2)].map((row) => row.map(field).join(',')).join('\r\n');
   const created = await requestOk(url, 'POST', '/datasets?name=bench', { body: `${csv}\r\n`, contentType: 'text/csv' });
-  const id = created.body.dataset_id as string;
+  const id = created.body.id as string;
   await waitFor('the bench dataset import', async () => {
     const { body } = await requestOk(url, 'GET', `/datasets/${id}`);
     if (body.status === 'failed') throw new Error(`importing the two-row bench CSV failed: ${JSON.stringify(body.error)}`);

@@ -20,13 +20,13 @@ interface Recovery {
 
 async function recoverOnce(ctx: BenchContext, jobs: number): Promise<Recovery> {
   const dataDir = ctx.newDir('recovery');
-  const flags = ['--data-dir', dataDir, '--threads', String(THREADS), '--job', `sleep=${SLEEP_WORKER}`, '--shutdown-grace', '1'];
+  const flags = ['--data-dir', dataDir, '--threads', String(THREADS), '--job', `bench-sleep=${SLEEP_WORKER}`, '--shutdown-grace', '1'];
   const logFile = path.join(dataDir, 'server.log');
   const first = await spawnOffload(flags, { logFile, nodeArgs: ctx.childNodeArgs });
   let second: ChildServer | undefined;
   let db: Database.Database | undefined;
   try {
-    await Promise.all(Array.from({ length: jobs }, () => requestOk(first.url, 'POST', '/jobs', { json: { kind: 'sleep', payload: {} } })));
+    await Promise.all(Array.from({ length: jobs }, () => requestOk(first.url, 'POST', '/jobs', { json: { kind: 'bench-sleep', payload: {} } })));
     db = new Database(path.join(dataDir, 'jobs.db'), { readonly: true, fileMustExist: true });
     const running = db.prepare(`SELECT id, owner FROM jobs WHERE status = 'running'`);
     const orphans = await waitFor('the jobs to start', () => {

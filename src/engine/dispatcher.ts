@@ -273,16 +273,18 @@ export class Dispatcher {
           now,
         );
       }, log);
-      if (outcome.stack) log.debug({ stack: outcome.stack }, 'job error stack');
     }
     if (!saved) {
       log.warn({ duration_ms: durationMs }, 'outcome discarded: the job was taken over after its lease expired');
       return;
     }
-    log.info(
-      { status: saved.status, error_code: saved.status === 'succeeded' ? undefined : saved.error?.code, duration_ms: durationMs },
-      'job attempt ended',
-    );
+    if (outcome.ok || outcome.aborted === 'shutdown' || outcome.aborted === 'cancelled') {
+      log.info({ status: saved.status, error_code: saved.error?.code, duration_ms: durationMs }, 'job attempt ended');
+    } else {
+      // A failed attempt is what an operator looks for: its message and stack at warn, beside the job id.
+      const { code, message } = outcome.error;
+      log.warn({ status: saved.status, error_code: code, error_message: message, stack: outcome.stack ?? undefined, duration_ms: durationMs }, 'job attempt ended');
+    }
     this.#options.onChange(saved);
     this.#options.onAttemptEnd({ job: saved, outcome, durationMs, waitMs: Math.max(0, (job.startedAt ?? saved.updatedAt) - job.runAt) });
   }

@@ -36,7 +36,7 @@ export function createDatasetRoutes(datasets: Datasets, maxUploadBytes: number):
     const dataset = await datasets.create({ name: query.name, format, body: ctx.req, limitBytes: maxUploadBytes });
     ctx.status = 202;
     ctx.set({ Location: `/datasets/${dataset.id}`, 'Retry-After': '1' });
-    ctx.body = { dataset_id: dataset.id, job_id: dataset.job_id, status: dataset.status, status_url: `/datasets/${dataset.id}` };
+    ctx.body = { id: dataset.id, job_id: dataset.job_id, status: dataset.status, status_url: `/datasets/${dataset.id}` };
   });
 
   router.get('/', async (ctx) => {

@@ -65,7 +65,7 @@ export const ExportDocument = JobDocument.extend({ result: ExportResult.nullable
 export const ExportList = z.object({ exports: z.array(ExportDocument), next_cursor: z.string().nullable() });
 
 export const AcceptedExport = z.object({ job_id: z.uuid(), status: z.string(), status_url: z.string() });
-export const AcceptedDataset = z.object({ dataset_id: z.uuid(), job_id: z.uuid(), status: z.literal('importing'), status_url: z.string() });
+export const AcceptedDataset = z.object({ id: z.uuid(), job_id: z.uuid(), status: z.literal('importing'), status_url: z.string() });
 
 export const IdempotencyKeyHeader = z.string().min(1).max(200).regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces');
 

@@ -74,7 +74,8 @@ export function streamJobEvents(
   const send = (job: Job) => {
     if (ended) return;
     const statusKey = `${job.status}|${job.attempts}`;
-    const key = `${statusKey}|${job.progressDone}|${job.progressTotal}|${job.updatedAt}`;
+    // Not updatedAt: a lease renewal moves it and changes nothing a client sees.
+    const key = `${statusKey}|${job.progressDone}|${job.progressTotal}|${job.cancelRequested}`;
     if (key === lastKey) return;
     const event = statusKey === lastStatusKey ? 'progress' : 'status';
     lastKey = key;

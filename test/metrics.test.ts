@@ -112,6 +112,68 @@ describe('GET /metrics', () => {
     assert.equal(value(drained, 'offload_worker_threads', { state: 'idle' }), 2);
   });
 
+  test('HTTP request durations by route template (never the raw path), method and status', async () => {
+    const job = await runJob({ kind: 'echo', payload: {} });
+    assert.equal((await server.request('GET', `/jobs/${job.job_id}`)).status, 200);
+    assert.equal((await server.request('GET', '/jobs/00000000-0000-4000-8000-000000000000')).status, 404);
+    assert.equal((await server.request('GET', '/no/such/route')).status, 404);
+    assert.equal((await server.request('PUT', '/healthz')).status, 405);
+
+    const http = 'offload_http_request_duration_seconds';
+    // Observed when the answer's socket work is over, which may be just after the client read it: poll.
+    const { samples, text } = await waitFor(async () => {
+      const scraped = await scrape();
+      return value(scraped.samples, `${http}_count`, { route: 'unmatched', method: 'PUT', status: '405' }) >= 1 ? scraped : undefined;
+    }, 5000, 'the requests to be observed');
+    assert.ok(value(samples, `${http}_count`, { route: '/jobs/:id', method: 'GET', status: '200' }) >= 2, 'the poll and the GET');
+    assert.ok(value(samples, `${http}_count`, { route: '/jobs/:id', method: 'GET', status: '404' }) >= 1);
+    assert.ok(value(samples, `${http}_count`, { route: '/jobs', method: 'POST', status: '202' }) >= 1);
+    assert.ok(value(samples, `${http}_count`, { route: 'unmatched', method: 'GET', status: '404' }) >= 1, 'a path no route has');
+    assert.ok(value(samples, `${http}_bucket`, { route: '/jobs/:id', method: 'GET', status: '200', le: '+Inf' }) >= 2);
+    assert.ok(!text.includes(job.job_id), 'no id in any label');
+    assert.ok(!text.includes('/no/such/route'), 'no raw path in any label');
+  });
+
+  test('oldest pending age: how long a due job waits behind a busy pool; 0 when none is due', async () => {
+    const age = 'offload_oldest_pending_age_seconds';
+    const { job: future } = await server.engine.enqueue({ kind: 'echo', payload: {}, runAt: Date.now() + 60_000 });
+    const hangs = await Promise.all([1, 2].map(async () => (await server.request('POST', '/jobs', { body: { kind: 'hang', payload: {} } })).body.job_id as string));
+    for (const id of hangs) await server.waitForJob(id, (j) => j.status === 'running');
+    const posted = performance.now();
+    const queued = await server.request('POST', '/jobs', { body: { kind: 'noop', payload: {} } });
+    assert.equal(queued.status, 202);
+
+    const first = await waitFor(async () => {
+      const { samples } = await scrape();
+      return value(samples, age, { kind: 'noop' }) >= 0.2 ? samples : undefined;
+    }, 5000, 'the queued job to have waited 0.2 s');
+    assert.ok(value(first, age, { kind: 'noop' }) <= (performance.now() - posted) / 1000 + 0.05, 'no older than the job');
+    assert.equal(value(first, age, { kind: 'echo' }), 0, 'a pending job not due yet does not count');
+    assert.ok(first.has(key(age, { kind: 'oom' })), 'a registered kind with no job shows 0');
+    assert.equal((await server.request('GET', `/jobs/${queued.body.job_id}`)).body.status, 'pending', 'both threads are busy');
+
+    for (const id of hangs) assert.equal((await server.request('DELETE', `/jobs/${id}`)).body.status, 'cancelled');
+    await server.waitForJob(queued.body.job_id);
+    const drained = (await scrape()).samples;
+    assert.equal(value(drained, age, { kind: 'noop' }), 0);
+    assert.equal(value(drained, age, { kind: 'echo' }), 0);
+    assert.equal((await server.request('DELETE', `/jobs/${future.id}`)).status, 202);
+  });
+
+  test('run and wait histograms have buckets up to 7 days, the default --max-timeout-ms', async () => {
+    const { samples } = await scrape();
+    const bucketsOf = (name: string, labels: string[]) => [...samples.keys()]
+      .filter((k) => k.startsWith(`${name}_bucket{`) && labels.every((label) => k.includes(label)))
+      .map((k) => /le="([^"]+)"/.exec(k)![1]!);
+    for (const [name, labels] of [['offload_job_run_seconds', ['kind="echo"', 'status="succeeded"']], ['offload_job_wait_seconds', ['kind="echo"']]] as const) {
+      const buckets = bucketsOf(name, [...labels]);
+      for (const le of ['600', '1800', '3600', '14400', '43200', '86400', '259200', '604800', '+Inf']) {
+        assert.ok(buckets.includes(le), `${name} has le="${le}": ${buckets}`);
+      }
+      assert.equal(Math.max(...buckets.filter((le) => le !== '+Inf').map(Number)), 7 * 24 * 3600);
+    }
+  });
+
   test('process, heap, and event-loop delay metrics, and the build info', async () => {
     const { samples, text } = await scrape();
     for (const name of ['process_cpu_user_seconds_total', 'process_resident_memory_bytes', 'nodejs_heap_size_used_bytes',

@@ -1,4 +1,5 @@
 import { OPEN_PATHS } from '../src/http/auth.js';
+import { SECURITY_SCHEMES } from '../src/http/openapi-components.js';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -15,9 +16,10 @@ import { request, startTestServer, type TestResponse, type TestServer } from './
 // Codes of the registry that no route answers with yet: the dataset and export routes will. Take a code out of
 // this set once a described route answers with it.
 const NOT_YET_ROUTED: ReadonlySet<string> = new Set([]);
-// Answered before any route (a method a path does not have, a Host not allowed, malformed or slow HTTP): there is
-// no operation to hang them on; the document's description names them.
-const ROUTER_LEVEL: ReadonlySet<string> = new Set(['method_not_allowed', 'host_not_allowed', 'headers_too_large', 'request_timeout']);
+// Answered before any route (a method a path does not have, a Host not allowed when bound to loopback): there is
+// no operation to hang them on; the document's description names them. (The parser's 408 and 431 are answers to
+// any request: every operation refers to them.)
+const ROUTER_LEVEL: ReadonlySet<string> = new Set(['method_not_allowed', 'host_not_allowed']);
 
 const silent = pino({ level: 'silent' });
 type Doc = {
@@ -74,9 +76,16 @@ function operations(doc: Doc): Array<{ method: string; path: string; operation: 
   return Object.entries(doc.paths).flatMap(([path, item]) => Object.entries(item).map(([method, operation]) => ({ method, path, operation })));
 }
 
-/** The error codes an error response allows (its schema narrows `error.code` to them). */
+/** A response, or the shared one under `components.responses` it refers to. */
+function resolveResponse(doc: Doc, response: any): any {
+  return response?.$ref ? doc.components.responses[response.$ref.replace('#/components/responses/', '')] : response;
+}
+
+/** The error codes an error response allows: it is ErrorResponse, with `error.code` narrowed to them. */
 function codesOf(response: any): string[] {
-  return response.content['application/json'].schema.properties.error.properties.code.enum;
+  const [base, narrowing] = response.content['application/json'].schema.allOf;
+  assert.deepEqual(base, { $ref: '#/components/schemas/ErrorResponse' });
+  return narrowing.properties.error.properties.code.enum;
 }
 
 /** Validates answers against the document's own schemas, with `#/components/schemas/X` resolved. */
@@ -87,7 +96,7 @@ function createResponseValidator(doc: Doc) {
   return (method: string, template: string, res: TestResponse) => {
     const operation = doc.paths[template]?.[method.toLowerCase()];
     assert.ok(operation, `${method} ${template} is described`);
-    const response = operation.responses[String(res.status)];
+    const response = resolveResponse(doc, operation.responses[String(res.status)]);
     assert.ok(response, `${method} ${template} documents status ${res.status} (${res.text.slice(0, 200)})`);
     const contentType = (res.headers.get('content-type') ?? '').split(';')[0]!;
     if (!response.content) {
@@ -187,6 +196,7 @@ describe('GET /openapi.json', () => {
     check('POST', '/jobs', await server.request('POST', '/jobs', { body: { kind: 'nope', payload: {} } }));
     check('POST', '/jobs', await server.request('POST', '/jobs', { body: { kind: 'noop', timeout_ms: 8 * 24 * 3600 * 1000 } }));
     check('GET', '/healthz', await server.request('GET', '/healthz'));
+    check('GET', '/healthz', await server.request('GET', '/healthz', { headers: { 'x-big': 'x'.repeat(20_000) } })); // 431
     check('GET', '/readyz', await server.request('GET', '/readyz'));
     check('GET', '/metrics', await server.request('GET', '/metrics'));
     check('GET', '/openapi.json', await server.request('GET', '/openapi.json'));
@@ -197,17 +207,22 @@ describe('GET /openapi.json', () => {
     const validator = new Validator();
     const result = await validator.validate(structuredClone(doc));
     assert.ok(result.valid, JSON.stringify(result.errors, null, 2));
-    assert.deepEqual(doc.components.securitySchemes, { bearerAuth: { type: 'http', scheme: 'bearer', description: "The server's --token." } });
+    assert.deepEqual(doc.components.securitySchemes, SECURITY_SCHEMES);
+    assert.equal(SECURITY_SCHEMES.bearerAuth.scheme, 'bearer');
     assert.deepEqual(doc.security, [{ bearerAuth: [] }]);
-    assert.equal(document.security, undefined, 'without a token, no security is described');
+    assert.deepEqual(document.security, [{}, { bearerAuth: [] }], 'without a token: anonymous, or a bearer that is not checked');
+    assert.deepEqual(document.components.securitySchemes, SECURITY_SCHEMES);
     for (const { method, path, operation } of operations(doc)) {
       if (OPEN_PATHS.has(path)) {
         assert.deepEqual(operation.security, []);
+        assert.deepEqual(document.paths[path]![method].security, [], 'open paths say so with or without a token');
         assert.equal(operation.responses['401'], undefined);
       } else {
+        assert.equal(operation.security, undefined, `${method} ${path} has the root's security`);
         assert.deepEqual(codesOf(operation.responses['401']), ['unauthorized'], `${method} ${path}`);
         assert.ok(operation.responses['401'].headers['WWW-Authenticate']);
       }
+      assert.equal(document.paths[path]![method].responses['401'], undefined, `${method} ${path}: no 401 without a token`);
     }
     const check = createResponseValidator(doc);
     check('GET', '/readyz', await request(tokenApp.url, 'GET', '/readyz'));
@@ -231,8 +246,9 @@ describe('the error-code registry', () => {
   test('each documented error response sits under the status of its codes, and every routed code is documented', () => {
     const documented = new Set<string>();
     for (const { method, path, operation } of operations(tokenApp.document)) {
-      for (const [status, response] of Object.entries<any>(operation.responses)) {
+      for (const [status, reference] of Object.entries<any>(operation.responses)) {
         if (Number(status) < 400) continue;
+        const response = resolveResponse(tokenApp.document, reference);
         for (const code of codesOf(response)) {
           assert.equal(ErrorCodes[code as ErrorCode], Number(status), `${method} ${path}: ${code} under ${status}`);
           documented.add(code);

@@ -33,7 +33,7 @@ test('the Metrics section names every offload_* metric, with its type', async ()
   const dataDir = makeTempDir();
   const engine = createEngine({ dataDir, store: openSqliteJobStore(dataDir), logger: pino({ level: 'silent' }) });
   try {
-    const registry = createMetrics(engine, new Registry());
+    const { registry } = createMetrics(engine, new Registry());
     const metrics = section('Metrics');
     const ours = (await registry.getMetricsAsJSON()).filter((metric) => metric.name.startsWith('offload_'));
     assert.ok(ours.length >= 7);

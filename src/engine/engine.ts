@@ -223,6 +223,16 @@ export class Engine extends EventEmitter<EngineEvents> {
     return this.#store.countByKindAndStatus();
   }
 
+  /**
+   * Per kind with pending jobs in the database (every process): ms since its earliest pending `run_at` — how long
+   * its longest-waiting due job has been due — or 0 when none is due yet. One index lookup per kind (nextRunAt).
+   */
+  async oldestDueAges(): Promise<Array<{ kind: string; ageMs: number }>> {
+    const pending = (await this.#store.countByKindAndStatus()).filter((row) => row.status === 'pending');
+    const now = engineNow();
+    return Promise.all(pending.map(async ({ kind }) => ({ kind, ageMs: Math.max(0, now - ((await this.#store.nextRunAt([kind])) ?? now)) })));
+  }
+
   /** True when every check of readiness() passed. */
   async isReady(): Promise<boolean> {
     return (await this.readiness()).ready;
@@ -241,7 +251,6 @@ export class Engine extends EventEmitter<EngineEvents> {
       zombieThreads: this.#pool?.zombieThreads ?? 0,
     });
   }
-
 
   get isClosing(): boolean {
     return this.#closing;
@@ -277,7 +286,6 @@ export class Engine extends EventEmitter<EngineEvents> {
       throw new EngineError('queue_full', `The queue already holds ${this.#options.maxPending} pending jobs; try again later.`);
     }
   }
-
 }
 
 async function settle(run: () => Promise<unknown> | undefined, onError: (err: unknown) => void): Promise<unknown> {

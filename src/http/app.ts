@@ -86,10 +86,11 @@ export function createApp({
     createJobRoutes(engine, jsonBody, eventStreams),
     createDatasetRoutes(datasets, maxUploadBytes),
     createExportRoutes(engine, exports, jsonBody, eventStreams),
-    createMetricsRoutes(metrics),
+    createMetricsRoutes(metrics.registry),
     createOpenApiRoutes(() => buildOpenApiDocument(routeDocs, { version: VERSION, auth: Boolean(token) })),
   ];
 
+  app.use(metrics.measureRequests);
   app.use(setSecurityHeaders());
   app.use(logRequests(logger));
   app.use(handleErrors(logger));

@@ -1,4 +1,5 @@
-import Router from '@koa/router';
+import Router, { type RouterContext } from '@koa/router';
+import type { Context, Middleware, Next } from 'koa';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { AttemptReport } from '../engine/dispatcher.js';
 import type { Engine } from '../engine/engine.js';
@@ -6,17 +7,38 @@ import type { Job } from '../engine/job.js';
 import { VERSION } from '../version.js';
 import type { RouteDoc } from './openapi.js';
 
-/** Seconds; from a trivial job to hours-long exports. */
-const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200];
+const HOUR = 3600;
+const DAY = 24 * HOUR;
+/**
+ * Seconds; from a trivial job to the longest a job may run (--max-timeout-ms, 7 days by default) or wait. Fixed, not
+ * derived from the configuration: processes sharing a database must have the same buckets to be aggregated.
+ */
+const DURATION_BUCKETS = [
+  0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800,
+  HOUR, 2 * HOUR, 4 * HOUR, 12 * HOUR, DAY, 3 * DAY, 7 * DAY,
+];
+/** Seconds; an answer, or a download or event stream to its end. */
+const HTTP_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, HOUR];
+/**
+ * The `route` of a request no route matched: an unknown path, a method the path does not have (405), or one
+ * answered before routing (401, 421).
+ */
+const UNMATCHED = 'unmatched';
 /** The label value of `error_code` when there is none (a success, or an attempt given back at shutdown). */
 const NO_ERROR = 'none';
+
+export interface Metrics {
+  registry: Registry;
+  /** The middleware that times every request into offload_http_request_duration_seconds; the app's first. */
+  measureRequests: Middleware;
+}
 
 /**
  * Registers offload's metrics in `registry` (by default a new one: several apps may live in one process, so the
  * global registry is never used) and keeps them up to date from the engine's events. The engine knows nothing of
  * Prometheus; the gauges ask it at each scrape.
  */
-export function createMetrics(engine: Engine, registry: Registry = new Registry()): Registry {
+export function createMetrics(engine: Engine, registry: Registry = new Registry()): Metrics {
   // Process metrics, heap, GC, and the event-loop delay (nodejs_eventloop_lag_*) that says whether jobs leak
   // CPU work into the main thread.
   collectDefaultMetrics({ register: registry });
@@ -57,21 +79,38 @@ export function createMetrics(engine: Engine, registry: Registry = new Registry(
     registers: [registry],
   });
 
+  const httpSeconds = new Histogram({
+    name: 'offload_http_request_duration_seconds',
+    help: 'HTTP requests by route template ("unmatched" if none ran), method and status, to the end of the answer.',
+    labelNames: ['route', 'method', 'status'],
+    buckets: HTTP_BUCKETS,
+    registers: [registry],
+  });
+
   new Gauge({
     name: 'offload_jobs',
     help: 'Jobs pending or running now in the database (every process sharing it), by kind and status.',
     labelNames: ['kind', 'status'],
     registers: [registry],
     async collect() {
-      this.reset();
-      let counts;
-      try {
-        counts = await engine.countByKindAndStatus();
-      } catch {
-        return; // the database is closed (shutdown): no series rather than wrong ones
-      }
-      for (const kind of engine.kinds) for (const status of ['pending', 'running']) this.set({ kind, status }, 0);
-      for (const row of counts) this.set({ kind: row.kind, status: row.status }, row.count);
+      await collectFromDatabase(this, () => engine.countByKindAndStatus(), (counts) => {
+        for (const kind of engine.kinds) for (const status of ['pending', 'running']) this.set({ kind, status }, 0);
+        for (const row of counts) this.set({ kind: row.kind, status: row.status }, row.count);
+      });
+    },
+  });
+  new Gauge({
+    name: 'offload_oldest_pending_age_seconds',
+    help:
+      'Per kind, how long the pending job that has been due longest has waited since its run_at, in the database ' +
+      '(every process sharing it); 0 when no pending job of the kind is due.',
+    labelNames: ['kind'],
+    registers: [registry],
+    async collect() {
+      await collectFromDatabase(this, () => engine.oldestDueAges(), (ages) => {
+        for (const kind of engine.kinds) this.set({ kind }, 0);
+        for (const { kind, ageMs } of ages) this.set({ kind }, ageMs / 1000);
+      });
     },
   });
   new Gauge({
@@ -109,7 +148,42 @@ export function createMetrics(engine: Engine, registry: Registry = new Registry(
   engine.on('finished', (job) => {
     finished.inc({ kind: job.kind, status: job.status, error_code: errorCodeOf(job) });
   });
-  return registry;
+  return { registry, measureRequests: measureRequests(httpSeconds) };
+}
+
+/** A gauge of database state: reset, then filled from `read`, or left empty if the database is closed (shutdown). */
+async function collectFromDatabase<T>(gauge: Gauge, read: () => Promise<T>, fill: (value: T) => void): Promise<void> {
+  gauge.reset();
+  let value: T;
+  try {
+    value = await read();
+  } catch {
+    return; // no series rather than wrong ones
+  }
+  fill(value);
+}
+
+/**
+ * Observed once the answer is over (like the request log line). `route` is the router's path template — never the
+ * raw path, so ids do not become series; `method` is one of the few Node's parser accepts; `status` is "aborted"
+ * when the client left before the answer's headers went out.
+ */
+function measureRequests(histogram: Histogram): Middleware {
+  return async function requestMetrics(ctx: Context, next: Next): Promise<void> {
+    const started = performance.now();
+    ctx.res.once('close', () => {
+      const route = (ctx as Context & Partial<RouterContext>)._matchedRoute;
+      histogram.observe(
+        {
+          route: typeof route === 'string' ? route : UNMATCHED,
+          method: ctx.method,
+          status: ctx.res.headersSent ? String(ctx.res.statusCode) : 'aborted',
+        },
+        (performance.now() - started) / 1000,
+      );
+    });
+    await next();
+  };
 }
 
 function attemptStatus({ job, outcome }: AttemptReport): string {

@@ -1,7 +1,8 @@
 import Router from '@koa/router';
 import { z } from 'zod';
 import { ErrorCodes, ErrorDocs, type ErrorCode } from './error-codes.js';
-import { apiSchemas, errorResponseFor } from './schemas.js';
+import { API_TAGS, RESPONSE_REF, rootSecurity, SECURITY_SCHEMES, TRANSPORT_ERRORS, type ApiTag } from './openapi-components.js';
+import { apiSchemas, ErrorResponse, narrowErrorCodes } from './schemas.js';
 
 export type HttpMethod = 'get' | 'put' | 'post' | 'patch' | 'delete';
 
@@ -42,7 +43,8 @@ export interface RouteDoc {
   operationId: string;
   summary: string;
   description?: string;
-  tags?: string[];
+  /** At least one; each is described in API_TAGS (src/http/openapi-components.ts). */
+  tags: [ApiTag, ...ApiTag[]];
   /** False for the routes served without a token (/healthz). Default true. */
   auth?: boolean;
   /** Path parameters; their names must be the path's `{…}` placeholders. */
@@ -56,14 +58,14 @@ export interface RouteDoc {
   /**
    * Error codes this route answers with, from the registry in errors.ts; each becomes a response under its status
    * with the error shape narrowed to those codes. `internal_error`, and `unauthorized` when a token is set, are
-   * added to every route.
+   * added to every route, and so are the 408 and 431 that Node's HTTP parser answers to any request.
    */
   errors?: readonly ErrorCode[];
 }
 
 export interface OpenApiOptions {
   version: string;
-  /** A bearer token is required: describe the security scheme and the 401 answers. */
+  /** A bearer token is required: every operation but the open ones needs it and answers 401 without it. */
   auth: boolean;
 }
 
@@ -73,6 +75,7 @@ export type OpenApiDocument = Record<string, unknown> & { openapi: string; paths
 const JSON_MEDIA_TYPE = 'application/json';
 const SCHEMA_REF = '#/components/schemas/';
 const REQUEST_ID_HEADER = { $ref: '#/components/headers/X-Request-Id' };
+const ERROR_RESPONSE_REF = { $ref: SCHEMA_REF + apiSchemas.get(ErrorResponse)!.id };
 
 /** The OpenAPI 3.1 document of `routes`, generated from their zod schemas (JSON Schema 2020-12). */
 export function buildOpenApiDocument(routes: readonly RouteDoc[], { version, auth }: OpenApiOptions): OpenApiDocument {
@@ -82,12 +85,13 @@ export function buildOpenApiDocument(routes: readonly RouteDoc[], { version, aut
     if (item[route.method]) throw new Error(`OpenAPI: ${route.method.toUpperCase()} ${route.path} is described twice`);
     item[route.method] = toOperation(route, auth);
   }
-  const tags = [...new Set(routes.flatMap((route) => route.tags ?? []))].sort().map((name) => ({ name }));
+  const tags = [...new Set(routes.flatMap((route) => route.tags))].sort().map((name) => ({ name, description: API_TAGS[name] }));
   return {
     openapi: '3.1.0',
     info: {
       title: 'offload',
       version,
+      license: { name: 'MIT', identifier: 'MIT' },
       description:
         'A job engine: jobs are stored in SQLite before the answer and run on worker threads. Every error answer is ' +
         '`{"error": {"code", "message", "details"}}` (ErrorResponse); each operation lists the codes it can answer ' +
@@ -95,9 +99,14 @@ export function buildOpenApiDocument(routes: readonly RouteDoc[], { version, aut
         'bound to loopback, a `Host` that is not a loopback or --allowed-host name gets 421 `host_not_allowed`; ' +
         'malformed HTTP gets 400 `invalid_request`, headers over 16 KiB 431 `headers_too_large`, headers that ' +
         'arrive too slowly 408 `request_timeout`. ' +
-        'Every answer carries `X-Request-Id` (the request\'s own, if it sent a sane one).',
+        'Every answer carries `X-Request-Id` (the request\'s own, if it sent a sane one). ' +
+        (auth
+          ? 'This server requires `Authorization: Bearer <token>` on every operation but the open ones (`security: []`).'
+          : 'This server was started without --token: it checks no `Authorization` header.'),
     },
-    ...(auth ? { security: [{ bearerAuth: [] }] } : {}),
+    // Relative to where this document was fetched from: the server's own origin, whatever name reached it.
+    servers: [{ url: '/', description: 'The server that served this document.' }],
+    security: rootSecurity(auth),
     tags,
     paths,
     components: {
@@ -114,12 +123,12 @@ export function buildOpenApiDocument(routes: readonly RouteDoc[], { version, aut
       headers: {
         'X-Request-Id': { description: 'The id of this request in the server log.', schema: { type: 'string' } },
       },
-      ...(auth ? { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: 'The server\'s --token.' } } } : {}),
+      responses: Object.fromEntries(Object.entries(TRANSPORT_ERRORS).map(([name, { code }]) => [name, toErrorResponse([code], false)])),
+      securitySchemes: SECURITY_SCHEMES,
     },
   };
 }
 
-/** Serves the document built once at start-up. */
 /** Builds the document on its first request: converting every schema cost ~70 ms of start-up, before recovery. */
 export function createOpenApiRoutes(buildDocument: () => OpenApiDocument): Router {
   const router = new Router();
@@ -168,13 +177,18 @@ function toOperation(route: RouteDoc, auth: boolean): Record<string, unknown> {
     if (responses[status]) throw new Error(`OpenAPI: ${where} describes ${status} both as a success and as an error`);
     responses[status] = toErrorResponse(group as [ErrorCode, ...ErrorCode[]]);
   }
+  // Node's HTTP parser answers these to any request (connection-limits.ts): one shared response each.
+  for (const [name, { status }] of Object.entries(TRANSPORT_ERRORS)) {
+    if (responses[status]) throw new Error(`OpenAPI: ${where} describes ${status}, which only the HTTP parser answers`);
+    responses[status] = { $ref: RESPONSE_REF + name };
+  }
 
   return {
     operationId: route.operationId,
     summary: route.summary,
     ...(route.description ? { description: route.description } : {}),
-    ...(route.tags ? { tags: route.tags } : {}),
-    ...(auth && route.auth === false ? { security: [] } : {}),
+    tags: route.tags,
+    ...(route.auth === false ? { security: [] } : {}),
     parameters,
     ...(route.body ? { requestBody: toRequestBody(route.body) } : {}),
     responses,
@@ -222,8 +236,9 @@ function toResponse(response: ResponseDoc, where: string, status: string): unkno
   return { description: response.description, headers, ...(content ? { content } : {}) };
 }
 
-function toErrorResponse(codes: [ErrorCode, ...ErrorCode[]]): unknown {
-  const headers: Record<string, unknown> = { 'X-Request-Id': REQUEST_ID_HEADER };
+/** The ErrorResponse component with `error.code` narrowed to `codes`. */
+function toErrorResponse(codes: [ErrorCode, ...ErrorCode[]], hasRequestId = true): unknown {
+  const headers: Record<string, unknown> = hasRequestId ? { 'X-Request-Id': REQUEST_ID_HEADER } : {};
   if (codes.some((code) => ErrorDocs[code].retryAfter)) {
     headers['Retry-After'] = { description: 'Seconds to wait before trying again.', schema: { type: 'string', pattern: '^[0-9]+$' } };
   }
@@ -232,8 +247,8 @@ function toErrorResponse(codes: [ErrorCode, ...ErrorCode[]]): unknown {
   }
   return {
     description: codes.map((code) => `\`${code}\`: ${ErrorDocs[code].description}.`).join(' '),
-    headers,
-    content: { [JSON_MEDIA_TYPE]: { schema: outputSchema(errorResponseFor(codes)) } },
+    ...(Object.keys(headers).length > 0 ? { headers } : {}),
+    content: { [JSON_MEDIA_TYPE]: { schema: { allOf: [ERROR_RESPONSE_REF, outputSchema(narrowErrorCodes(codes))] } } },
   };
 }
 

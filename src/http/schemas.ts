@@ -131,6 +131,14 @@ export function errorResponseFor<const C extends readonly [ErrorCode, ...ErrorCo
   });
 }
 
+/**
+ * What an error response adds to ErrorResponse: `code` is one of `codes`. The document's error responses are
+ * `allOf` the ErrorResponse component and this.
+ */
+export function narrowErrorCodes<const C extends readonly [ErrorCode, ...ErrorCode[]]>(codes: C) {
+  return z.looseObject({ error: z.looseObject({ code: z.enum(codes) }) });
+}
+
 /** Every error answer of the API (`handleErrors` builds exactly this). */
 export const ErrorResponse = errorResponseFor(ERROR_CODE_NAMES);
 export type ErrorResponse = z.infer<typeof ErrorResponse>;

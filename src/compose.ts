@@ -12,6 +12,7 @@ import { openSqliteJobStore } from './engine/sqlite/sqlite-job-store.js';
 import { Exports } from './exports/exports.js';
 import { startRetentionSweeper } from './exports/retention.js';
 import { createApp, type AppOptions } from './http/app.js';
+import { VERSION } from './version.js';
 
 export interface OffloadOptions {
   /** The jobs database and every file (see src/contracts/data-layout.ts). Created if missing. */
@@ -64,7 +65,7 @@ export function createOffload(options: OffloadOptions): Offload {
   }
   for (const { kind, module } of options.kinds ?? []) engine.register(kind, module);
   const datasets = new Datasets(engine, catalogDb, { maxRecordBytes: options.maxRecordBytes });
-  const exports = new Exports(engine, datasets, resultTtlMs);
+  const exports = new Exports(engine, datasets, resultTtlMs, { producer: `offload ${VERSION}` });
   // The app (and its metrics) before start: start-up recovery of orphaned jobs is counted too.
   const app = createApp({ ...options.http, engine, datasets, exports, logger: options.logger });
 

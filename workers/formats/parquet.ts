@@ -15,7 +15,7 @@ import { CODEC_NAMES, compressorsFor, estimatedBytes, schemaElement, valueConver
 /** pyarrow's default row-group length. */
 export const ROW_GROUP_MAX_ROWS = 1024 * 1024;
 /** Values of one row group, estimated before encoding; see the Design notes for why not 128 MB. */
-export const ROW_GROUP_MAX_BYTES = 24 * 1024 * 1024;
+export const ROW_GROUP_MAX_BYTES = 16 * 1024 * 1024;
 export const STATISTICS_MAX_BYTES = 256;
 /** The version in node_modules/hyparquet-writer/package.json; test/parquet-layout.test.ts keeps them equal. */
 export const HYPARQUET_WRITER_VERSION = '0.17.0';

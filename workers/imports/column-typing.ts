@@ -24,17 +24,23 @@ export function createColumnTyping(names: readonly string[], columnTypes: readon
 }
 
 /** Records one value of column `index`; a value that does not fit a forced type fails the import here. */
-export function observeCell(typing: ColumnTyping, names: readonly string[], index: number, kind: CellKind, line: number, value: () => string): void {
+export function observeCell(typing: ColumnTyping, names: readonly string[], index: number, kind: CellKind, line: number, value: unknown): void {
   const forced = typing.forced[index];
   if (forced === undefined) {
     typing.inferred[index] = mergeKind(typing.inferred[index], kind);
   } else if (forced !== 'text') {
     if (!fitsForcedType(forced, kind)) {
-      const shown = JSON.stringify(value().slice(0, 40));
+      const shown = JSON.stringify(sourceText(value).slice(0, 40));
       throw createTaskError('invalid_payload', `line ${line}: ${shown} in column ${JSON.stringify(names[index])} is not ${article(forced)} ${forced} (types=${names[index]}:${forced})`);
     }
     if (forced === 'timestamp') typing.inferred[index] = mergeKind(typing.inferred[index], kind);
   }
+}
+
+/** A CSV field or an NDJSON value as the upload wrote it (JsonNumber and JsonNested keep their source). */
+function sourceText(value: unknown): string {
+  if (value !== null && typeof value === 'object' && 'source' in value) return String((value as { source: unknown }).source);
+  return typeof value === 'string' ? value : String(value);
 }
 
 function article(type: ColumnType): string {

@@ -25,7 +25,7 @@ export async function importCsv(options: ImportOptions): Promise<ImportResult> {
           // Inference stops looking at a column once it is text: nothing can change it back.
           if (type === undefined && inferred[i] === 'text') continue;
           const value = fields[i]!;
-          observeCell(typing, names, i, kindOf(value, type), line, () => value ?? '');
+          observeCell(typing, names, i, kindOf(value, type), line, value);
         }
       }
     },

@@ -36,9 +36,7 @@ export async function importNdjson(options: ImportOptions): Promise<ImportResult
         const forced = typing.forced[position];
         if (forced === undefined && typing.inferred[position] === 'json') continue; // json takes any value
         const value = record.values[k]!;
-        observeCell(typing, keys, position, classifyJsonCell(value, forced), record.line, () =>
-          typeof value === 'string' ? value : value === null ? 'null' : String(typeof value === 'boolean' ? value : value.source),
-        );
+        observeCell(typing, keys, position, classifyJsonCell(value, forced), record.line, value);
       }
     }
   });

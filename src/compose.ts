@@ -14,6 +14,7 @@ import { startRetentionSweeper } from './exports/retention.js';
 import { createApp, type AppOptions } from './http/app.js';
 import { jobsDatabasePath } from './contracts/data-layout.js';
 import { reasonOf, StartupError } from './startup-error.js';
+import { VERSION } from './version.js';
 
 export interface OffloadOptions {
   /** The jobs database and every file (see src/contracts/data-layout.ts). Created if missing. */
@@ -79,7 +80,7 @@ export function createOffload(options: OffloadOptions): Offload {
   }
   for (const { kind, module } of options.kinds ?? []) engine.register(kind, module);
   const datasets = new Datasets(engine, catalogDb, { maxRecordBytes: options.maxRecordBytes });
-  const exports = new Exports(engine, datasets, resultTtlMs);
+  const exports = new Exports(engine, datasets, resultTtlMs, { producer: `offload ${VERSION}` });
   // The app (and its metrics) before start: start-up recovery of orphaned jobs is counted too.
   const app = createApp({ ...options.http, engine, datasets, exports, logger: options.logger });
 

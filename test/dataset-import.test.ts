@@ -87,7 +87,8 @@ test('an empty upload, a BOM alone and blank NDJSON fail; a header alone is an e
   await assertImportFails(dataDir, 'ndjson', '\n\n  \n', /no records/);
   await assertImportFails(dataDir, 'ndjson', '{}\n{}\n', /no keys/);
   const { result, rows } = await runImport(dataDir, 'csv', 'a,b\r\n');
-  assert.deepEqual(result, { rows: 0, columns: [{ name: 'a', type: 'text' }, { name: 'b', type: 'text' }] });
+  assert.deepEqual({ rows: result.rows, columns: result.columns }, { rows: 0, columns: [{ name: 'a', type: 'text' }, { name: 'b', type: 'text' }] });
+  assert.match(result.warnings![0]!, /header row but no data rows/);
   assert.deepEqual(rows, []);
 });
 
@@ -151,7 +152,7 @@ test('CSV header names are kept exactly; duplicates and empty names get a docume
   assert.deepEqual(makeUniqueColumnNames(['column_2', '']), ['column_2', 'column_2_2']);
 });
 
-test('NDJSON: exact numbers, key order as written, nested values as JSON text, last duplicate key wins', async (t) => {
+test('NDJSON: exact numbers, key order as written, nested values as JSON (type json), last duplicate key wins', async (t) => {
   const dataDir = await createDataDir(t);
   const ndjson = [
     '{"2":"two","1":"one","big":12345678901234567890,"real":1.0,"n":1,"nested":{"a":[1,2,{"b":"}"}]},"dup":1,"dup":2}',
@@ -163,7 +164,7 @@ test('NDJSON: exact numbers, key order as written, nested values as JSON text, l
   const { result, rows } = await runImport(dataDir, 'ndjson', `${ndjson}\n`);
   assert.deepEqual(
     result.columns.map((column) => `${column.name}:${column.type}`),
-    ['2:text', '1:text', 'big:text', 'real:real', 'n:real', 'nested:text', 'dup:integer', 's:text', 'esc:text', 'flag:boolean'],
+    ['2:text', '1:text', 'big:text', 'real:real', 'n:real', 'nested:json', 'dup:integer', 's:text', 'esc:text', 'flag:boolean'],
   );
   assert.deepEqual(rows, [
     ['two', 'one', '12345678901234567890', 1, 1, '{"a":[1,2,{"b":"}"}]}', 2, null, null, null],

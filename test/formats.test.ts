@@ -57,7 +57,7 @@ function readCsv(bytes: Buffer, columns: readonly DatasetColumn[]): Promise<Tabl
           case 'boolean':
             assert.ok(value === 'true' || value === 'false', `boolean written as ${value}`);
             return value === 'true';
-          case 'text':
+          default:
             return value;
         }
       }),
@@ -100,6 +100,8 @@ const READERS: Record<ExportFormatName, Reader> = {
     const cellValue = (value: ExcelJS.CellValue): CellValue => {
       if (value === null || value === undefined) return null;
       if (typeof value === 'string') return unescapeXlsxText(value);
+      // Inline strings come back as one run of rich text, its ST_Xstring escapes decoded by exceljs.
+      if (typeof value === 'object' && 'richText' in value) return value.richText.map((run) => run.text).join('');
       if (typeof value === 'number' || typeof value === 'boolean') return value;
       throw new Error(`unexpected cell value ${JSON.stringify(value)}`);
     };
@@ -114,9 +116,10 @@ const READERS: Record<ExportFormatName, Reader> = {
     const file = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
     const metadata = parquetMetadata(file);
     const leaves = metadata.schema.slice(1);
+    // A column without nulls is REQUIRED: here only the id, and the header-only `name` columns of the fixture never are.
     assert.deepEqual(
       leaves.map((element) => [element.name, element.type, element.repetition_type]),
-      columns.map((column) => [column.name, PARQUET_TYPES[column.type], 'OPTIONAL']),
+      columns.map((column) => [column.name, PARQUET_TYPES[column.type as keyof typeof PARQUET_TYPES], column.name === 'id' || column.name === 'שם' ? 'REQUIRED' : 'OPTIONAL']),
     );
     const rows = await new Promise<unknown[][]>((resolve, reject) => {
       parquetRead({ file, rowFormat: 'array', onComplete: (data: unknown[][]) => resolve(data) }).catch(reject);
@@ -144,7 +147,7 @@ async function importUpload(dataDir: string, contentType: 'csv' | 'ndjson', cont
   await writeUpload(dataDir, datasetId, content);
   const ctx = createJobContext(dataDir);
   const result = await importDataset({ dataset_id: datasetId, content_type: contentType }, ctx);
-  assert.deepEqual(result, { rows: ROWS.length, columns: NASTY_COLUMNS });
+  assert.deepEqual({ rows: result.rows, columns: result.columns }, { rows: ROWS.length, columns: NASTY_COLUMNS });
   const last = ctx.progressCalls.at(-1)!;
   assert.equal(last.done, last.total, 'progress ends at 100 %');
   return datasetId;
@@ -176,7 +179,8 @@ for (const contentType of ['csv', 'ndjson'] as const) {
     }
 
     for (const format of FORMATS) {
-      for (const compression of ['none', 'gzip'] as const) {
+      // gzip around a Parquet file is refused (test/parquet-layout.test.ts): Parquet compresses inside.
+      for (const compression of format === 'parquet' ? (['none'] as const) : (['none', 'gzip'] as const)) {
         await t.test(`${format}, compression ${compression}`, async () => {
           const ctx = createJobContext(dataDir);
           const result = await exportDataset(
@@ -188,7 +192,7 @@ for (const contentType of ['csv', 'ndjson'] as const) {
           const bytes = compression === 'gzip' ? gunzipSync(stored) : stored;
           const table = await READERS[format](bytes, NASTY_COLUMNS);
           assert.deepEqual(table.header, NASTY_COLUMNS.map((column) => column.name));
-          assertSameCells(table.rows, format === 'xlsx' ? ROWS.map(emptyTextAsNull) : ROWS, `${format}/${compression}`);
+          assertSameCells(table.rows, ROWS, `${format}/${compression}`);
           assert.deepEqual(ctx.progressCalls.at(-1), { done: ROWS.length, total: ROWS.length });
         });
       }
@@ -197,11 +201,6 @@ for (const contentType of ['csv', 'ndjson'] as const) {
     const leftovers = (await readdir(path.join(dataDir, 'exports'))).filter((name) => name.endsWith('.tmp'));
     assert.deepEqual(leftovers, []);
   });
-}
-
-/** XLSX writes '' as a string cell without text, which spreadsheet readers (exceljs too) show as an empty cell. */
-function emptyTextAsNull(row: CellValue[]): CellValue[] {
-  return row.map((value) => (value === '' ? null : value));
 }
 
 function assertResultDescribes(
@@ -223,7 +222,7 @@ function assertResultDescribes(
 test('a gzip export gunzips to the same bytes as the uncompressed export', async (t) => {
   const dataDir = await createDataDir(t);
   const datasetId = await importUpload(dataDir, 'csv', toNastyCsv(ROWS));
-  for (const format of ['csv', 'ndjson', 'json', 'parquet'] as const) {
+  for (const format of ['csv', 'ndjson', 'json'] as const) {
     const plain = await exportDataset({ dataset_id: datasetId, format }, createJobContext(dataDir));
     const gzipped = await exportDataset({ dataset_id: datasetId, format, compression: 'gzip' }, createJobContext(dataDir));
     const plainBytes = await readFile(path.join(dataDir, plain.file));
@@ -275,6 +274,6 @@ test('columns selects and orders the exported columns', async (t) => {
     const table = await READERS[format](await readFile(path.join(dataDir, result.file)), selected);
     assert.deepEqual(table.header, columns, format);
     const expected = ROWS.map((row) => indexes.map((i) => row[i]!));
-    assert.deepEqual(table.rows, format === 'xlsx' ? expected.map(emptyTextAsNull) : expected, format);
+    assert.deepEqual(table.rows, expected, format);
   }
 });

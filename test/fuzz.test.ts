@@ -341,9 +341,18 @@ function randomId(r: Random, own: string[], known: Known): string {
   ])();
 }
 
-const QUERY_KEYS = ['limit', 'cursor', 'status', 'kind', 'name', 'format', 'x', '__proto__', 'constructor', 'limit[]', 'a[b]', '', '%zz', 'q'];
+const QUERY_KEYS = ['limit', 'cursor', 'status', 'kind', 'name', 'format', 'x', '__proto__', 'constructor', 'limit[]', 'a[b]', '', '%zz', 'q', 'delimiter', 'null', 'charset', 'types'];
+
+/** Values of POST /datasets' import options, good and bad. */
+const IMPORT_OPTION_VALUES: Record<string, string[]> = {
+  delimiter: [',', '%3B', '%09', '%7C', 'tab', 'semicolon', 'pipe', 'comma', ':', '%2C%2C', ''],
+  null: ['NA', 'NA,NULL,%5CN', '', ',,,', 'x'.repeat(1001), 'a,'.repeat(40)],
+  charset: ['utf-8', 'UTF8', 'latin1', 'iso-8859-1', 'utf-16', 'klingon', '', '%00'],
+  types: ['c0:integer', 'c0:text,c1:date', 'a:json', 'c0:money', ':integer', 'c0', 'c0:integer,c0:text', 'a%3Ab:timestamp', '__proto__:integer'],
+};
 
 function randomQueryValue(r: Random, key: string, known: Known): string {
+  if (IMPORT_OPTION_VALUES[key] && r.chance(0.7)) return r.pick(IMPORT_OPTION_VALUES[key]!);
   return r.weighted<() => string>([
     [6, () => (key === 'limit' ? r.pick(['1', '2', '50', '500']) : key === 'status' ? r.pick(['pending', 'running', 'succeeded', 'failed', 'cancelled']) : 'noop')],
     [6, () => r.pick(['-1', '0', '501', '1e309', 'NaN', 'Infinity', '-Infinity', '1.5', '0x10', '1e2', '%205', '+5', '', '9007199254740993', 'true', 'null'])],
@@ -460,6 +469,7 @@ function randomExportBody(r: Random, known: Known): Record<string, unknown> {
     ])();
   }
   if (r.chance(0.3)) body.compression = r.pick(['none', 'gzip', 'GZIP', 'br', '', null, 1]);
+  if (r.chance(0.15)) body.parquet_codec = r.pick(['snappy', 'zstd', 'gzip', 'none', 'lz4', 'SNAPPY', '', null, 1]);
   if (r.chance(0.2)) body.priority = maybeBadInt(r, () => r.int(-1000, 1000));
   if (r.chance(0.1)) body.max_attempts = maybeBadInt(r, () => r.int(1, 5));
   if (r.chance(0.15)) body.timeout_ms = maybeBadInt(r, () => r.int(1000, 60_000));

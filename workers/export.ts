@@ -16,9 +16,12 @@ import {
   EXPORT_FORMATS,
   exportExtension,
   isExportFormatName,
+  isParquetCodecAvailable,
+  PARQUET_CODECS,
   type ExportCompression,
   type ExportPayload,
   type ExportResult,
+  type ParquetCodec,
 } from '../src/contracts/export-contract.js';
 import { createArtifactFile } from './exports/artifact-file.js';
 import { createDownloadName } from './exports/download-name.js';
@@ -37,7 +40,7 @@ export default async function exportDataset(payload: unknown, ctx: JobContext): 
   const dataset = openDatasetForReading(ctx.dataDir, request.dataset_id);
   try {
     const columnIndexes = selectColumns(dataset, request.columns);
-    const columns = columnIndexes.map((index) => dataset.columns[index]!);
+    const columns = columnIndexes.map((index) => ({ ...dataset.columns[index]!, nullCount: dataset.nullCounts[index]! }));
     const total = dataset.rowCount;
     ctx.progress(0, total);
 
@@ -49,7 +52,10 @@ export default async function exportDataset(payload: unknown, ctx: JobContext): 
     );
     let rows = 0;
     try {
-      const writer = format.createWriter(columns, artifact.input);
+      const writer = format.createWriter(columns, artifact.input, {
+        parquetCodec: request.parquet_codec ?? 'snappy',
+        producer: request.producer ?? 'offload',
+      });
       let batch: CellValue[][] = [];
       const writeBatch = async (): Promise<void> => {
         await writer.writeRows(batch);
@@ -84,7 +90,7 @@ export default async function exportDataset(payload: unknown, ctx: JobContext): 
 
 export function parseExportPayload(payload: unknown): ExportPayload {
   if (payload === null || typeof payload !== 'object') throw createTaskError('invalid_payload', 'the payload must be an object');
-  const { dataset_id, format, columns, compression, filename_base } = payload as Record<string, unknown>;
+  const { dataset_id, format, columns, compression, filename_base, parquet_codec, producer } = payload as Record<string, unknown>;
   if (!isDatasetId(dataset_id)) throw createTaskError('invalid_payload', 'dataset_id must be a UUID');
   if (typeof format !== 'string') throw createTaskError('invalid_payload', 'format is required');
   if (!isExportFormatName(format)) {
@@ -105,12 +111,23 @@ export function parseExportPayload(payload: unknown): ExportPayload {
   if (filename_base !== undefined && typeof filename_base !== 'string') {
     throw createTaskError('invalid_payload', 'filename_base must be a string');
   }
+  if (format === 'parquet' && compression === 'gzip') {
+    throw createTaskError('invalid_payload', 'compression gzip would wrap the Parquet file, which Parquet readers cannot open; use parquet_codec gzip');
+  }
+  if (parquet_codec !== undefined) {
+    if (format !== 'parquet') throw createTaskError('invalid_payload', 'parquet_codec applies to parquet exports only');
+    if (!PARQUET_CODECS.includes(parquet_codec as ParquetCodec)) throw createTaskError('invalid_payload', `parquet_codec must be one of ${PARQUET_CODECS.join(', ')}`);
+    if (!isParquetCodecAvailable(parquet_codec as ParquetCodec)) throw createTaskError('invalid_payload', `parquet_codec ${String(parquet_codec)} is not available on this Node.js`);
+  }
+  if (producer !== undefined && typeof producer !== 'string') throw createTaskError('invalid_payload', 'producer must be a string');
   return {
     dataset_id,
     format,
     columns: columns as string[] | undefined,
     compression: compression as ExportCompression | undefined,
     filename_base: filename_base as string | undefined,
+    parquet_codec: parquet_codec as ParquetCodec | undefined,
+    producer: producer as string | undefined,
   };
 }
 

@@ -1,5 +1,6 @@
 // What the server and the `export` job kind agree on: the payload the server builds, the result the worker
 // returns, and the formats with their file extensions and content types.
+import * as zlib from 'node:zlib';
 
 /** The job kind that runs exports. */
 export const EXPORT_KIND = 'export';
@@ -16,6 +17,17 @@ export const EXPORT_FORMAT_NAMES = Object.freeze(Object.keys(EXPORT_FORMATS)) as
 
 export const EXPORT_COMPRESSIONS = ['none', 'gzip'] as const;
 export type ExportCompression = (typeof EXPORT_COMPRESSIONS)[number];
+
+/**
+ * Compression inside a Parquet file (per column chunk), which every Parquet reader decodes — unlike gzip around the
+ * whole file. `zstd` needs node:zlib's Zstandard (Node ≥ 22.15); isParquetCodecAvailable says whether this runtime has it.
+ */
+export const PARQUET_CODECS = ['snappy', 'zstd', 'gzip', 'none'] as const;
+export type ParquetCodec = (typeof PARQUET_CODECS)[number];
+
+export function isParquetCodecAvailable(codec: ParquetCodec): boolean {
+  return codec !== 'zstd' || typeof (zlib as { zstdCompressSync?: unknown }).zstdCompressSync === 'function';
+}
 
 export function isExportFormatName(value: unknown): value is ExportFormatName {
   return typeof value === 'string' && Object.hasOwn(EXPORT_FORMATS, value);
@@ -35,6 +47,10 @@ export interface ExportPayload {
   compression?: ExportCompression;
   /** The download name without extension, usually the dataset's name; the dataset id when absent. */
   filename_base?: string;
+  /** Parquet only: snappy when absent. */
+  parquet_codec?: ParquetCodec;
+  /** Who writes the file, e.g. `offload 0.1.0`: Parquet's `created_by` names it with the writer library's version. */
+  producer?: string;
 }
 
 export interface ExportResult {

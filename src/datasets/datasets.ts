@@ -17,6 +17,14 @@ import { receiveUpload } from './receive-upload.js';
 export type DatasetStatus = 'importing' | 'ready' | 'failed';
 export type UploadFormat = ImportContentType;
 
+/** How the import reads an upload (the query options of POST /datasets); see ImportPayload. */
+export interface ImportOptions {
+  delimiter?: ImportPayload['delimiter'];
+  nullTokens: string[];
+  charset: NonNullable<ImportPayload['charset']>;
+  columnTypes: NonNullable<ImportPayload['column_types']>;
+}
+
 
 /** A dataset as the API shows it; status, rows and columns are read from its import job. */
 export interface DatasetView {
@@ -25,6 +33,9 @@ export interface DatasetView {
   status: DatasetStatus;
   rows: number | null;
   columns: DatasetColumn[] | null;
+  /** From the import's result: how the upload was read, and what looked wrong. */
+  import: Required<Pick<ImportResult, 'format' | 'delimiter' | 'charset' | 'null_tokens'>> | null;
+  warnings: string[];
   job_id: string;
   error: JobError | null;
   created_at: string;
@@ -76,7 +87,7 @@ export class Datasets {
   }
 
   /** Streams the upload to disk, then enqueues its import. The catalog row is written after the job's commit. */
-  async create({ name, format, body, limitBytes }: { name: string; format: UploadFormat; body: Readable; limitBytes: number }): Promise<DatasetView> {
+  async create({ name, format, body, limitBytes, options }: { name: string; format: UploadFormat; body: Readable; limitBytes: number; options?: ImportOptions }): Promise<DatasetView> {
     const id = randomUUID();
     const sourcePath = containedPath(this.#dataDir, uploadPath(this.#dataDir, id));
     const bytes = await receiveUpload(body, sourcePath, limitBytes);
@@ -89,6 +100,7 @@ export class Datasets {
         dataset_id: id,
         content_type: format,
         ...(this.#maxRecordBytes === undefined ? {} : { max_record_bytes: this.#maxRecordBytes }),
+        ...(options ? importPayloadOptions(options) : {}),
       };
       // Pinned: the catalog row references the import job and reads the dataset's columns from it.
       const { job } = await this.#engine.enqueue({ kind: IMPORT_KIND, payload, ref: id, pinned: true });
@@ -156,8 +168,21 @@ function toView(record: DatasetRecord, job: Job | undefined): DatasetView {
     status,
     rows: result?.rows ?? null,
     columns: result?.columns ?? null,
+    import: result?.format
+      ? { format: result.format, delimiter: result.delimiter ?? null, charset: result.charset ?? 'utf-8', null_tokens: result.null_tokens ?? [] }
+      : null,
+    warnings: result?.warnings ?? [],
     job_id: record.jobId,
     error: job?.status === 'pending' ? null : job?.error ?? null,
     created_at: new Date(record.createdAt).toISOString(),
+  };
+}
+
+function importPayloadOptions(options: ImportOptions): Partial<ImportPayload> {
+  return {
+    ...(options.delimiter ? { delimiter: options.delimiter } : {}),
+    ...(options.nullTokens.length > 0 ? { null_tokens: options.nullTokens } : {}),
+    ...(options.charset !== 'utf-8' ? { charset: options.charset } : {}),
+    ...(options.columnTypes.length > 0 ? { column_types: options.columnTypes } : {}),
   };
 }

@@ -1,7 +1,15 @@
 import { stat, rm } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { containedPath, exportPath } from '../contracts/data-layout.js';
-import { EXPORT_KIND, exportExtension, type ExportCompression, type ExportFormatName, type ExportPayload, type ExportResult } from '../contracts/export-contract.js';
+import {
+  EXPORT_KIND,
+  exportExtension,
+  type ExportCompression,
+  type ExportFormatName,
+  type ExportPayload,
+  type ExportResult,
+  type ParquetCodec,
+} from '../contracts/export-contract.js';
 import type { Datasets } from '../datasets/datasets.js';
 import { DomainError } from '../domain-error.js';
 import type { CancelResult, Engine, EnqueueResult } from '../engine/engine.js';
@@ -12,6 +20,7 @@ export interface CreateExportRequest {
   format: ExportFormatName;
   columns?: string[];
   compression?: ExportCompression;
+  parquet_codec?: ParquetCodec;
   priority?: number;
   max_attempts?: number;
   timeout_ms?: number;
@@ -31,11 +40,14 @@ export class Exports {
   readonly #engine: Engine;
   readonly #datasets: Datasets;
   readonly resultTtlMs: number;
+  readonly #producer: string | undefined;
 
-  constructor(engine: Engine, datasets: Datasets, resultTtlMs: number) {
+  /** `producer` names the software in the files' metadata (Parquet's created_by), e.g. `offload 0.1.0`. */
+  constructor(engine: Engine, datasets: Datasets, resultTtlMs: number, { producer }: { producer?: string } = {}) {
     this.#engine = engine;
     this.#datasets = datasets;
     this.resultTtlMs = resultTtlMs;
+    this.#producer = producer;
   }
 
   /** Checks the dataset and columns now, so that most mistakes never reach a worker. */
@@ -58,6 +70,8 @@ export class Exports {
       ...(request.columns ? { columns: request.columns } : {}),
       compression: request.compression ?? 'none',
       filename_base: dataset.name,
+      ...(request.parquet_codec ? { parquet_codec: request.parquet_codec } : {}),
+      ...(request.format === 'parquet' && this.#producer ? { producer: this.#producer } : {}),
     };
     return this.#engine.enqueue({
       kind: EXPORT_KIND,

@@ -4,6 +4,7 @@ import { AppError } from './errors.js';
 import { decodeListCursor, encodeListCursor } from '../engine/list-cursor.js';
 import type { RouteDoc } from './openapi.js';
 import { AcceptedDataset, CreateDatasetQuery, DatasetDocument, DatasetList, PageQuery, ResourceIdParams } from './resource-schemas.js';
+import { importOptionsOf } from './import-query.js';
 import { validate } from './validate.js';
 
 const UPLOAD_TYPES: Record<string, UploadFormat> = {
@@ -29,11 +30,12 @@ export function createDatasetRoutes(datasets: Datasets, maxUploadBytes: number):
     if (!format) {
       throw new AppError('unsupported_media_type', 'Upload a dataset as text/csv (with a header row) or application/x-ndjson.');
     }
+    const options = importOptionsOf(query, ctx.request.charset);
     if (ctx.request.length > maxUploadBytes) {
       ctx.set('Connection', 'close');
       throw new AppError('payload_too_large', `The upload is larger than the limit of ${maxUploadBytes} bytes.`);
     }
-    const dataset = await datasets.create({ name: query.name, format, body: ctx.req, limitBytes: maxUploadBytes });
+    const dataset = await datasets.create({ name: query.name, format, body: ctx.req, limitBytes: maxUploadBytes, options });
     ctx.status = 202;
     ctx.set({ Location: `/datasets/${dataset.id}`, 'Retry-After': '1' });
     ctx.body = { id: dataset.id, job_id: dataset.job_id, status: dataset.status, status_url: `/datasets/${dataset.id}` };
@@ -68,7 +70,8 @@ export const datasetRouteDocs: RouteDoc[] = [
     operationId: 'uploadDataset',
     tags: ['datasets'],
     summary: 'Upload a CSV (header row) or NDJSON file; an import job turns it into a dataset',
-    description: 'The body is streamed to disk, never held in memory, and refused past --max-upload-mb.',
+    description:
+      'The body is streamed to disk, never held in memory, and refused past --max-upload-mb. UTF-8, or ISO-8859-1 with `charset=iso-8859-1` (in Content-Type or the query); other charsets are refused with 415. The query options say how to read it; the dataset document reports what was used, and `warnings` what looks wrong.',
     query: CreateDatasetQuery,
     body: { contentType: Object.keys(UPLOAD_TYPES), description: 'The file itself.' },
     responses: {

@@ -1,15 +1,13 @@
 // Schemas of the dataset and export routes; shared with the OpenAPI document.
 import { z } from 'zod';
 import { JOB_STATUSES } from '../engine/job.js';
-import { EXPORT_COMPRESSIONS, EXPORT_FORMAT_NAMES } from '../contracts/export-contract.js';
-import { COLUMN_TYPES } from '../contracts/import-contract.js';
+import { EXPORT_COMPRESSIONS, EXPORT_FORMAT_NAMES, isParquetCodecAvailable, PARQUET_CODECS } from '../contracts/export-contract.js';
+import { COLUMN_TYPES, CSV_DELIMITERS, IMPORT_CONTENT_TYPES, UPLOAD_CHARSETS } from '../contracts/import-contract.js';
 import { apiSchemas, JobDocument, JobErrorSchema, MAX_TIMEOUT_MS } from './schemas.js';
 
 export const ResourceIdParams = z.object({ id: z.uuid({ message: 'must be a UUID' }) });
 
-export const CreateDatasetQuery = z.strictObject({
-  name: z.string().trim().min(1, 'must not be empty').max(200),
-});
+export { CreateDatasetQuery } from './import-query.js';
 
 export const PageQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(500).default(50),
@@ -20,7 +18,24 @@ export const ListExportsQuery = PageQuery.extend({
   status: z.enum(JOB_STATUSES).optional(),
 });
 
-export const DatasetColumnSchema = z.object({ name: z.string(), type: z.enum(COLUMN_TYPES) });
+export const DatasetColumnSchema = z.object({
+  name: z.string(),
+  type: z.enum(COLUMN_TYPES),
+  timezone: z
+    .enum(['UTC'])
+    .nullable()
+    .optional()
+    .describe('Timestamp columns only: `UTC` when the values had a zone offset (they are normalised to UTC), null when none had (wall-clock times).'),
+});
+
+export const DatasetImportInfo = z
+  .object({
+    format: z.enum(IMPORT_CONTENT_TYPES),
+    delimiter: z.enum(CSV_DELIMITERS).nullable().describe('The CSV separator used, given or detected; null for NDJSON.'),
+    charset: z.enum(UPLOAD_CHARSETS),
+    null_tokens: z.array(z.string()).describe('Besides the empty field.'),
+  })
+  .describe('How the upload was read.');
 
 export const DatasetDocument = z.object({
   id: z.uuid(),
@@ -28,6 +43,8 @@ export const DatasetDocument = z.object({
   status: z.enum(['importing', 'ready', 'failed']),
   rows: z.int().nullable(),
   columns: z.array(DatasetColumnSchema).nullable(),
+  import: DatasetImportInfo.nullable().describe('Null until the import succeeded (and for datasets imported before this was recorded).'),
+  warnings: z.array(z.string()).describe('What imported but is probably not what was meant: a header without rows, a single column.'),
   job_id: z.uuid(),
   error: JobErrorSchema.nullable(),
   created_at: z.iso.datetime(),
@@ -44,10 +61,27 @@ export const CreateExportBody = z.strictObject({
     .max(2000)
     .refine((names) => new Set(names).size === names.length, 'must not name a column twice')
     .optional(),
-  compression: z.enum(EXPORT_COMPRESSIONS).default('none'),
+  compression: z.enum(EXPORT_COMPRESSIONS).default('none').describe('gzip around the whole file; not for parquet, which compresses inside (parquet_codec).'),
+  parquet_codec: z
+    .enum(PARQUET_CODECS, { message: `must be one of ${PARQUET_CODECS.join(', ')}` })
+    .optional()
+    .describe('Parquet only: the compression of each column chunk, snappy by default. zstd needs the server to run on Node.js 22.15 or later.'),
   priority: z.int().min(-1000).max(1000).optional(),
   max_attempts: z.int().min(1).max(100).optional(),
   timeout_ms: z.int().min(1).max(MAX_TIMEOUT_MS).optional(),
+}).superRefine((body, ctx) => {
+  if (body.format === 'parquet' && body.compression === 'gzip') {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['compression'],
+      message: 'gzip around a Parquet file makes it unreadable to Parquet readers; use "parquet_codec": "gzip" (or snappy, zstd) to compress inside the file',
+    });
+  }
+  if (body.parquet_codec !== undefined && body.format !== 'parquet') {
+    ctx.addIssue({ code: 'custom', path: ['parquet_codec'], message: 'applies to format parquet only' });
+  } else if (body.parquet_codec !== undefined && !isParquetCodecAvailable(body.parquet_codec)) {
+    ctx.addIssue({ code: 'custom', path: ['parquet_codec'], message: `${body.parquet_codec} is not available on this server (Node.js ${process.versions.node}; zstd needs 22.15 or later)` });
+  }
 });
 
 export const ExportResult = z.object({

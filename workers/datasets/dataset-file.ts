@@ -2,8 +2,10 @@
 // its import job (to a temporary name, renamed when complete) and only read afterwards.
 //
 // User text never reaches SQL: column names live as data in `columns(idx, name, type)`, and the `rows` table uses
-// generated names `c0`, `c1`, … in the same order. Booleans are stored as 0/1 in INTEGER columns. `STRICT` tables
-// make SQLite refuse a value of the wrong type instead of silently coercing it.
+// generated names `c0`, `c1`, … in the same order. Booleans are stored as 0/1 in INTEGER columns; dates,
+// timestamps and JSON as TEXT (see temporal.ts). `STRICT` tables make SQLite refuse a value of the wrong type
+// instead of silently coercing it. Format 2 added `columns.timezone` and `columns.null_count`; files of format 1
+// are still read (their null counts are unknown).
 import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -23,10 +25,19 @@ export type CellValue = string | number | boolean | null;
 export const MAX_COLUMNS = 2000;
 
 /** Bumped when the layout below changes in a way older readers would misread. */
-const FORMAT_VERSION = '1';
+const FORMAT_VERSION = '2';
+const READABLE_VERSIONS = new Set(['1', '2']);
 
 
-const STORAGE_TYPE: Record<ColumnType, string> = { integer: 'INTEGER', real: 'REAL', text: 'TEXT', boolean: 'INTEGER' };
+const STORAGE_TYPE: Record<ColumnType, string> = {
+  integer: 'INTEGER',
+  real: 'REAL',
+  text: 'TEXT',
+  boolean: 'INTEGER',
+  date: 'TEXT',
+  timestamp: 'TEXT',
+  json: 'TEXT',
+};
 
 export const isDatasetId = isUuid;
 
@@ -48,6 +59,8 @@ function storageColumn(index: number): string {
 
 export interface DatasetReader {
   readonly columns: readonly DatasetColumn[];
+  /** Nulls in each column, in column order; null where the file does not know (format 1). */
+  readonly nullCounts: readonly (number | null)[];
   readonly rowCount: number;
   /**
    * Rows in insertion order with only the chosen columns (indexes into `columns`), one fresh array per row:
@@ -67,10 +80,11 @@ export function openDatasetForReading(dataDir: string, datasetId: string): Datas
     throw createTaskError('dataset_not_found', `dataset ${datasetId} does not exist`, { cause: err });
   }
   try {
-    const columns = readColumns(db);
+    const { columns, nullCounts } = readColumns(db);
     const rowCount = readRowCount(db);
     return {
       columns,
+      nullCounts,
       rowCount,
       iterateRows: (columnIndexes) => iterateRows(db, columns, columnIndexes),
       close: () => db.close(),
@@ -91,18 +105,24 @@ export function readDatasetColumns(dataDir: string, datasetId: string): DatasetC
   }
 }
 
-function readColumns(db: SqliteDatabase): DatasetColumn[] {
+function readColumns(db: SqliteDatabase): { columns: DatasetColumn[]; nullCounts: (number | null)[] } {
   const version = db.prepare(`SELECT value FROM dataset_meta WHERE key = 'format_version'`).pluck().get();
-  if (version !== FORMAT_VERSION) throw new Error(`unsupported dataset file format version ${String(version)}`);
-  const rows = db.prepare('SELECT idx, name, type FROM columns ORDER BY idx').all() as {
+  if (!READABLE_VERSIONS.has(version as string)) throw new Error(`unsupported dataset file format version ${String(version)}`);
+  const extra = version === '1' ? 'NULL AS timezone, NULL AS nullCount' : 'timezone, null_count AS nullCount';
+  const rows = db.prepare(`SELECT idx, name, type, ${extra} FROM columns ORDER BY idx`).all() as {
     idx: number;
     name: string;
     type: ColumnType;
+    timezone: 'UTC' | null;
+    nullCount: number | null;
   }[];
   rows.forEach((row, position) => {
     if (row.idx !== position) throw new Error(`the dataset file's column list has a gap at position ${position}`);
   });
-  return rows.map(({ name, type }) => ({ name, type }));
+  return {
+    columns: rows.map(({ name, type, timezone }) => (type === 'timestamp' ? { name, type, timezone } : { name, type })),
+    nullCounts: rows.map((row) => row.nullCount),
+  };
 }
 
 function readRowCount(db: SqliteDatabase): number {
@@ -148,8 +168,8 @@ function* iterateRows(
 export interface DatasetFileWriter {
   /** Appends rows in one transaction; each row has one value per column, matching the column types. */
   insertRows(rows: readonly (readonly CellValue[])[]): void;
-  /** Records the row count, closes, flushes to disk and renames the file to its final name. */
-  finish(): { rowCount: number };
+  /** Records the row and null counts, closes, flushes to disk and renames the file to its final name. */
+  finish(): { rowCount: number; nullCounts: number[] };
   /** Closes and deletes the temporary file; safe to call after a failure at any point. */
   abandon(): void;
 }
@@ -184,22 +204,28 @@ export function createDatasetFile(
     CREATE TABLE columns (
       idx INTEGER PRIMARY KEY,
       name TEXT NOT NULL,
-      type TEXT NOT NULL CHECK (type IN (${COLUMN_TYPES.map((type) => `'${type}'`).join(', ')}))
+      type TEXT NOT NULL CHECK (type IN (${COLUMN_TYPES.map((type) => `'${type}'`).join(', ')})),
+      timezone TEXT CHECK (timezone IN ('UTC')),
+      null_count INTEGER
     ) STRICT;
     CREATE TABLE rows (${definitions.join(', ')}) STRICT;
   `);
   const setMeta = db.prepare('INSERT OR REPLACE INTO dataset_meta (key, value) VALUES (?, ?)');
   setMeta.run('format_version', FORMAT_VERSION);
-  const addColumn = db.prepare('INSERT INTO columns (idx, name, type) VALUES (?, ?, ?)');
-  db.transaction(() => columns.forEach((column, index) => addColumn.run(index, column.name, column.type)))();
+  const addColumn = db.prepare('INSERT INTO columns (idx, name, type, timezone) VALUES (?, ?, ?, ?)');
+  db.transaction(() => columns.forEach((column, index) => addColumn.run(index, column.name, column.type, column.timezone ?? null)))();
+  const setNullCount = db.prepare('UPDATE columns SET null_count = ? WHERE idx = ?');
 
   const placeholders = columns.map(() => '?').join(', ');
   const insert = db.prepare(`INSERT INTO rows VALUES (${placeholders})`);
   const booleanIndexes = columns.flatMap((column, index) => (column.type === 'boolean' ? [index] : []));
   let rowCount = 0;
+  const nullCounts = columns.map(() => 0);
+  const width = columns.length;
   const insertBatch = db.transaction((rows: readonly (readonly CellValue[])[]) => {
     for (const row of rows) {
-      if (row.length !== columns.length) throw new RangeError(`a row has ${row.length} values, expected ${columns.length}`);
+      if (row.length !== width) throw new RangeError(`a row has ${row.length} values, expected ${width}`);
+      for (let i = 0; i < width; i++) if (row[i] === null) nullCounts[i]!++;
       if (booleanIndexes.length === 0) {
         insert.run(row);
       } else {
@@ -222,12 +248,13 @@ export function createDatasetFile(
     },
     finish() {
       setMeta.run('row_count', String(rowCount));
+      db.transaction(() => nullCounts.forEach((count, index) => setNullCount.run(count, index)))();
       db.close();
       closed = true;
       fsyncPath(tempPath);
       renameSync(tempPath, finalPath);
       fsyncPath(path.dirname(finalPath));
-      return { rowCount };
+      return { rowCount, nullCounts };
     },
     abandon() {
       if (!closed) {

@@ -2,6 +2,7 @@
 // gzip and a tap that hashes and counts exactly what lands on disk, and the file is renamed to its final name
 // only after it was flushed (fsync) — a killed export leaves at most a `.tmp` file that nothing serves.
 import { createHash } from 'node:crypto';
+import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -47,6 +48,10 @@ export async function createArtifactFile(finalPath: string, tempPath: string, op
     async discard(reason) {
       stages[0].destroy(reason);
       await written.catch(() => {});
+      // The pipeline can settle before the file stream has closed: a stream still opening its file creates it
+      // after an rm that ran first (seen once under load: csv.gz left its .tmp). Remove it once it is closed.
+      file.destroy();
+      if (!file.closed) await once(file, 'close').catch(() => {});
       await rm(tempPath, { force: true });
     },
   };

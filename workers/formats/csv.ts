@@ -2,7 +2,8 @@
 // - A field is quoted when it contains `"`, `,`, CR or LF, or is the empty string; inner quotes are doubled and
 //   line breaks inside a quoted field are kept as they are.
 // - null is an empty unquoted field; the empty string is `""`. offload's import reads them back the same way.
-// - Booleans are `true`/`false`; integers are plain digits; reals see number-text.ts.
+// - Booleans are `true`/`false`; integers are plain digits; reals see number-text.ts; dates and timestamps are their
+//   ISO-8601 text (`2014-01-01`, `2001-01-01T17:06:00Z`); nested values (json) their JSON text, quoted like text.
 // - Cells starting with = + - @ are written unchanged: this is a data export, and prefixing them (OWASP's advice
 //   against formula injection) would corrupt negative numbers and any text that really starts so. Open untrusted
 //   exports in a spreadsheet through its import dialog, or export XLSX, whose text cells are never formulas.
@@ -26,7 +27,7 @@ const INTEGER = 0;
 const REAL = 1;
 const BOOLEAN = 2;
 const TEXT = 3;
-const KIND: Record<ColumnType, number> = { integer: INTEGER, real: REAL, boolean: BOOLEAN, text: TEXT };
+const KIND: Record<ColumnType, number> = { integer: INTEGER, real: REAL, boolean: BOOLEAN, text: TEXT, date: TEXT, timestamp: TEXT, json: TEXT };
 
 const QUOTE = 0x22;
 const COMMA = 0x2c;

@@ -1,6 +1,18 @@
 // The narrow interface every export format implements, so that workers/export.ts knows nothing about any of them.
 import type { Writable } from 'node:stream';
+import type { ParquetCodec } from '../../src/contracts/export-contract.js';
 import type { CellValue, DatasetColumn } from '../datasets/dataset-file.js';
+
+/** A column as a writer sees it: the dataset's column, and how many nulls it holds (null when unknown). */
+export interface ExportColumn extends DatasetColumn {
+  nullCount: number | null;
+}
+
+export interface WriterOptions {
+  parquetCodec: ParquetCodec;
+  /** The producer named in a file's metadata, e.g. `offload 0.1.0`. */
+  producer: string;
+}
 
 export interface FormatWriter {
   /**
@@ -14,5 +26,5 @@ export interface FormatWriter {
 
 /** One export format's writer factory; its name, extension and content type are in the contract (EXPORT_FORMATS). */
 export interface FormatModule {
-  createWriter(columns: readonly DatasetColumn[], out: Writable): FormatWriter;
+  createWriter(columns: readonly ExportColumn[], out: Writable, options: WriterOptions): FormatWriter;
 }

@@ -12,6 +12,8 @@ export interface CsvRecordLimits {
   maxRecordBytes: number;
   /** Fields in any record, the header included. */
   maxFields: number;
+  /** The field separator, one ASCII character; `,` when absent. */
+  delimiter?: string;
 }
 
 // Where the scanner is within a record. It follows csv-parse with `"` as both quote and escape and CR, LF and
@@ -24,12 +26,12 @@ const QUOTED = 2;
 const QUOTED_AFTER_QUOTE = 3; // a quote inside a quoted field: an escaped quote if another follows, else the end
 
 const QUOTE = 0x22;
-const COMMA = 0x2c;
 const CR = 0x0d;
 const LF = 0x0a;
 const BOM = [0xef, 0xbb, 0xbf];
 
-export function createCsvRecordLimit({ maxRecordBytes, maxFields }: CsvRecordLimits): Transform {
+export function createCsvRecordLimit({ maxRecordBytes, maxFields, delimiter = ',' }: CsvRecordLimits): Transform {
+  const SEPARATOR = delimiter.charCodeAt(0);
   let state = FIELD_START;
   let recordBytes = 0;
   let fields = 1;
@@ -79,15 +81,15 @@ export function createCsvRecordLimit({ maxRecordBytes, maxFields }: CsvRecordLim
         } else {
           afterCr = false;
           if (state === FIELD_START) {
-            state = byte === QUOTE ? QUOTED : byte === COMMA ? FIELD_START : UNQUOTED;
+            state = byte === QUOTE ? QUOTED : byte === SEPARATOR ? FIELD_START : UNQUOTED;
           } else if (state === QUOTED) {
             if (byte === QUOTE) state = QUOTED_AFTER_QUOTE;
           } else if (state === QUOTED_AFTER_QUOTE) {
-            state = byte === QUOTE ? QUOTED : byte === COMMA ? FIELD_START : UNQUOTED;
-          } else if (byte === COMMA) {
+            state = byte === QUOTE ? QUOTED : byte === SEPARATOR ? FIELD_START : UNQUOTED;
+          } else if (byte === SEPARATOR) {
             state = FIELD_START;
           }
-          if (byte === COMMA && state === FIELD_START && ++fields > maxFields) {
+          if (byte === SEPARATOR && state === FIELD_START && ++fields > maxFields) {
             callback(tooWide());
             return;
           }

@@ -1,14 +1,15 @@
-// Streams an uploaded CSV file (RFC 4180; `,` separator; CRLF, LF and CR line ends, even mixed; optional BOM) as
-// batches of records with the physical line each starts on. Nothing but the current record (at most
-// maxRecordBytes, at most MAX_COLUMNS fields) and batch is held in memory.
+// Streams an uploaded CSV file (RFC 4180; `,` `;` tab or `|` as separator; CRLF, LF and CR line ends, even mixed;
+// optional BOM; UTF-8 or ISO-8859-1) as batches of records with the physical line each starts on. Nothing but the
+// current record (at most maxRecordBytes, at most MAX_COLUMNS fields) and batch is held in memory.
 import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { parse, CsvError, type Options, type Parser } from 'csv-parse';
 import { createTaskError } from '../../src/contracts/task-errors.js';
 import { MAX_COLUMNS } from '../datasets/dataset-file.js';
-import { createUtf8Validator, InvalidUtf8Error, lineAtByteOffset } from './utf8-validator.js';
+import { CSV_DELIMITERS, type CsvDelimiter } from '../../src/contracts/import-contract.js';
+import { InvalidUtf8Error, lineAtByteOffset } from './utf8-validator.js';
 import { createCsvRecordLimit } from './csv-record-limit.js';
-import { rethrowingOwnErrors, type UploadReadOptions } from './upload-pipeline.js';
+import { createDecoder, invalidUtf8Message, rethrowingOwnErrors, type UploadReadOptions } from './upload-pipeline.js';
 
 /** A field is `null` when it was empty and unquoted, `''` when written as `""`. */
 export type CsvField = string | null;
@@ -30,8 +31,18 @@ interface ParsedRecord {
   raw: string;
 }
 
-export async function readCsvUpload(file: string, options: UploadReadOptions, visitor: CsvVisitor): Promise<void> {
+export interface CsvReadOptions extends UploadReadOptions {
+  /** `,` when absent. */
+  delimiter?: CsvDelimiter;
+  /** Unquoted fields equal to one of these are null, like an empty unquoted field. */
+  nullTokens?: ReadonlySet<string>;
+}
+
+export async function readCsvUpload(file: string, options: CsvReadOptions, visitor: CsvVisitor): Promise<void> {
   const batchSize = options.batchSize ?? 2000;
+  const delimiter = options.delimiter ?? ',';
+  const nullTokens = options.nullTokens ?? NO_TOKENS;
+  let headerRaw = '';
   // Lines are counted here, not by csv-parse, whose count is off by one for every CRLF inside a quoted field:
   // every physical line yields a record (empty lines are not skipped), and a record spans 1 + the line breaks
   // inside its fields.
@@ -43,9 +54,10 @@ export async function readCsvUpload(file: string, options: UploadReadOptions, vi
     for await (const { record, raw } of records) {
       const line = nextRecordLine;
       nextRecordLine += 1 + countLineBreaks(record);
-      const fields = markNulls(record, raw);
+      const fields = markNulls(record, raw, delimiter, nullTokens);
       if (width === -1) {
         width = fields.length; // at most MAX_COLUMNS: createCsvRecordLimit saw to it
+        headerRaw = raw;
         visitor.header(fields);
         continue;
       }
@@ -54,7 +66,7 @@ export async function readCsvUpload(file: string, options: UploadReadOptions, vi
         if (width > 1 && fields.length === 1 && fields[0] === null) continue;
         throw createTaskError(
           'invalid_payload',
-          `line ${line} of the CSV has ${fields.length} field${fields.length === 1 ? '' : 's'}, but the header has ${width}`,
+          `line ${line} of the CSV has ${fields.length} field${fields.length === 1 ? '' : 's'}, but the header has ${width}${delimiterHint(delimiter, headerRaw + raw)}`,
         );
       }
       batch.push({ fields, line });
@@ -69,15 +81,15 @@ export async function readCsvUpload(file: string, options: UploadReadOptions, vi
   try {
     await pipeline(
       createReadStream(file, { highWaterMark: 1024 * 1024 }),
-      createUtf8Validator({ onBytes: options.onBytesRead }),
+      createDecoder(options),
       // Before the parser, which holds a record whole before it emits it.
-      createCsvRecordLimit({ maxRecordBytes: options.maxRecordBytes, maxFields: MAX_COLUMNS }),
-      createCsvParser(),
+      createCsvRecordLimit({ maxRecordBytes: options.maxRecordBytes, maxFields: MAX_COLUMNS, delimiter }),
+      createCsvParser(delimiter),
       rethrowingOwnErrors(consume, (err) => (consumerError = err)),
       { signal: options.signal },
     );
   } catch (err) {
-    throw await describeCsvFailure(consumerError ?? err, file);
+    throw await describeCsvFailure(consumerError ?? err, file, delimiter);
   }
   if (width === -1) throw createTaskError('invalid_payload', 'the CSV has no header row');
 }
@@ -87,9 +99,10 @@ export async function readCsvUpload(file: string, options: UploadReadOptions, vi
  * and allocates four Buffers each time, so a 15 MB first line took 9 s per pass. Given, they also make mixed line
  * ends mean what the line numbers here (and createCsvRecordLimit) already take them to mean.
  */
+const NO_TOKENS: ReadonlySet<string> = new Set();
+
 const CSV_DIALECT: Options = {
   bom: true,
-  delimiter: ',',
   quote: '"',
   escape: '"',
   record_delimiter: ['\r\n', '\n', '\r'],
@@ -97,9 +110,10 @@ const CSV_DIALECT: Options = {
   skip_empty_lines: false,
 };
 
-function createCsvParser(): Parser {
+function createCsvParser(delimiter: CsvDelimiter): Parser {
   return parse({
     ...CSV_DIALECT,
+    delimiter,
     // `raw` is how empty quoted fields are told from empty unquoted ones: csv-parse's `cast` callback would
     // tell too, but builds an info object per field and made parsing ten times slower.
     raw: true,
@@ -126,15 +140,31 @@ function countLineBreaks(fields: readonly string[]): number {
   return count;
 }
 
-/** Empty unquoted fields become null; `""` stays the empty string. */
-function markNulls(fields: string[], raw: string): CsvField[] {
-  if (!fields.includes('')) return fields;
-  const quoted = raw.indexOf('"') === -1 ? null : quotedFields(raw, fields.length);
-  return fields.map((field, i) => (field === '' && !quoted?.[i] ? null : field));
+/** Empty unquoted fields and unquoted null tokens become null; `""` stays the empty string, `"NA"` the text. */
+function markNulls(fields: string[], raw: string, delimiter: string, nullTokens: ReadonlySet<string>): CsvField[] {
+  const isNull = nullTokens.size === 0 ? (field: string) => field === '' : (field: string) => field === '' || nullTokens.has(field);
+  if (!fields.some(isNull)) return fields;
+  const quoted = raw.indexOf('"') === -1 ? null : quotedFields(raw, fields.length, delimiter);
+  return fields.map((field, i) => (isNull(field) && !quoted?.[i] ? null : field));
+}
+
+/**
+ * Said when a record has the wrong number of fields and the file also holds another of the separators offload
+ * reads: the usual cause is a file separated by `;` (or tabs) read with the wrong one.
+ */
+function delimiterHint(delimiter: CsvDelimiter, text: string): string {
+  const others = CSV_DELIMITERS.filter((candidate) => candidate !== delimiter && text.includes(candidate));
+  if (others.length === 0) return '';
+  const shown = others.map(describeDelimiter).join(' or ');
+  return ` (fields were split on ${describeDelimiter(delimiter)}; the file also has ${shown}: if that is its separator, upload it with ?delimiter=${encodeURIComponent(others[0]!)})`;
+}
+
+export function describeDelimiter(delimiter: string): string {
+  return delimiter === '\t' ? 'tab' : JSON.stringify(delimiter);
 }
 
 /** Which fields of one record's source text start with a quote; the text is known to be well-formed CSV. */
-function quotedFields(raw: string, count: number): boolean[] {
+function quotedFields(raw: string, count: number, delimiter: string): boolean[] {
   const flags: boolean[] = [];
   let i = 0;
   while (flags.length < count) {
@@ -149,9 +179,9 @@ function quotedFields(raw: string, count: number): boolean[] {
         i++;
       }
     }
-    const comma = raw.indexOf(',', i);
-    if (comma === -1) break;
-    i = comma + 1;
+    const separator = raw.indexOf(delimiter, i);
+    if (separator === -1) break;
+    i = separator + 1;
   }
   return flags;
 }
@@ -160,13 +190,14 @@ function quotedFields(raw: string, count: number): boolean[] {
  * The line on which record number `recordIndex` (0-based, header included) starts, found by parsing the file
  * again up to it. Only on the error path, where csv-parse says how many records it had emitted.
  */
-async function lineOfRecord(file: string, recordIndex: number): Promise<number> {
+async function lineOfRecord(file: string, recordIndex: number, delimiter: CsvDelimiter): Promise<number> {
   let line = 1;
   let seen = 0;
   // on_record runs synchronously as each record is parsed; records emitted as data would be dropped when the
   // parse error destroys the stream in the same chunk.
   const parser = parse({
     ...CSV_DIALECT,
+    delimiter,
     on_record: (record: string[]) => {
       if (seen++ < recordIndex) line += 1 + countLineBreaks(record);
       return null;
@@ -182,20 +213,20 @@ async function lineOfRecord(file: string, recordIndex: number): Promise<number> 
 
 const CSV_PROBLEMS: Record<string, string> = {
   CSV_QUOTE_NOT_CLOSED: 'a quoted field is never closed',
-  CSV_INVALID_CLOSING_QUOTE: 'a closing quote is followed by something other than a comma or a line end',
+  CSV_INVALID_CLOSING_QUOTE: 'a closing quote is followed by something other than the separator or a line end',
   INVALID_OPENING_QUOTE: 'a quote appears inside an unquoted field (quote the whole field and double the inner quote)',
-  CSV_NON_TRIMABLE_CHAR_AFTER_CLOSING_QUOTE: 'a closing quote is followed by something other than a comma or a line end',
+  CSV_NON_TRIMABLE_CHAR_AFTER_CLOSING_QUOTE: 'a closing quote is followed by something other than the separator or a line end',
 };
 
-async function describeCsvFailure(err: unknown, file: string): Promise<unknown> {
+async function describeCsvFailure(err: unknown, file: string, delimiter: CsvDelimiter): Promise<unknown> {
   if (err instanceof InvalidUtf8Error) {
     const line = await lineAtByteOffset(file, err.byteOffset);
-    return createTaskError('invalid_payload', `the CSV is not valid UTF-8: line ${line} (byte ${err.byteOffset})`, { cause: err });
+    return createTaskError('invalid_payload', invalidUtf8Message('CSV', line, err.byteOffset), { cause: err });
   }
   if (err instanceof CsvError) {
     const problem = CSV_PROBLEMS[err.code] ?? err.message;
     const records = (err as CsvError & { records?: unknown }).records;
-    const where = typeof records === 'number' ? `the record starting at line ${await lineOfRecord(file, records)}` : 'the file';
+    const where = typeof records === 'number' ? `the record starting at line ${await lineOfRecord(file, records, delimiter)}` : 'the file';
     return createTaskError('invalid_payload', `malformed CSV in ${where}: ${problem}`, { cause: err });
   }
   return err;

@@ -4,9 +4,9 @@
 import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { createTaskError } from '../../src/contracts/task-errors.js';
-import { createUtf8Validator, InvalidUtf8Error, lineAtByteOffset } from './utf8-validator.js';
+import { InvalidUtf8Error, lineAtByteOffset } from './utf8-validator.js';
 import { parseObjectLine, type NdjsonRecord } from './ndjson-line.js';
-import { recordTooLargeMessage, rethrowingOwnErrors, type UploadReadOptions } from './upload-pipeline.js';
+import { createDecoder, invalidUtf8Message, recordTooLargeMessage, rethrowingOwnErrors, type UploadReadOptions } from './upload-pipeline.js';
 
 
 export async function readNdjsonUpload(
@@ -18,6 +18,7 @@ export async function readNdjsonUpload(
   const { maxRecordBytes } = options;
   let batch: NdjsonRecord[] = [];
   let lineNumber = 0;
+  let isFirstRecord = true;
 
   const handleLine = (bytes: Buffer): void => {
     lineNumber++;
@@ -25,6 +26,16 @@ export async function readNdjsonUpload(
     if (lineNumber === 1 && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
     if (text.endsWith('\r')) text = text.slice(0, -1);
     if (text.trim() === '') return;
+    if (isFirstRecord) {
+      isFirstRecord = false;
+      // A JSON document (an array of objects) is the most common wrong upload; say so instead of "not valid JSON".
+      if (text.trimStart().startsWith('[')) {
+        throw createTaskError(
+          'invalid_payload',
+          `the NDJSON looks like a JSON array (line ${lineNumber} starts with "["): send application/x-ndjson with one object per line, not one array`,
+        );
+      }
+    }
     batch.push(parseObjectLine(text, lineNumber));
     if (batch.length >= batchSize) {
       onRows(batch);
@@ -69,7 +80,7 @@ export async function readNdjsonUpload(
   try {
     await pipeline(
       createReadStream(file, { highWaterMark: 1024 * 1024 }),
-      createUtf8Validator({ onBytes: options.onBytesRead }),
+      createDecoder(options),
       rethrowingOwnErrors(consume, (err) => (consumerError = err)),
       { signal: options.signal },
     );
@@ -77,7 +88,7 @@ export async function readNdjsonUpload(
     const err = consumerError ?? caught;
     if (err instanceof InvalidUtf8Error) {
       const line = await lineAtByteOffset(file, err.byteOffset);
-      throw createTaskError('invalid_payload', `the NDJSON is not valid UTF-8: line ${line} (byte ${err.byteOffset})`, {
+      throw createTaskError('invalid_payload', invalidUtf8Message('NDJSON', line, err.byteOffset), {
         cause: err,
       });
     }

@@ -1,26 +1,46 @@
 // Column types are inferred over the whole upload (first pass) and every value is converted to its column's type
-// (second pass), so a column is `integer` only if every non-empty cell in it is one.
-import type { CellValue, ColumnType } from '../datasets/dataset-file.js';
+// (second pass), so a column is `integer` only if every non-empty cell in it is one. A type given by the client
+// (`types=`) replaces inference: then every value must fit it, and the first that does not fails the import.
+import type { CellValue, ColumnType, DatasetColumn } from '../datasets/dataset-file.js';
+import { canonicalTemporal, classifyTemporal } from '../datasets/temporal.js';
 
 /**
  * What one cell looks like on its own. `empty` is a CSV field written as `""`: the empty string in a text column,
- * null in any other, so it never decides a column's type.
+ * null in any other, so it never decides a column's type. Timestamps are told apart by whether they had a zone.
  */
-export type CellKind = 'null' | 'empty' | ColumnType;
+export type CellKind = 'null' | 'empty' | 'integer' | 'real' | 'boolean' | 'text' | 'date' | 'timestamp' | 'timestamptz' | 'json';
 
 /** `undefined` while a column has seen only nulls and empty strings. */
-export type InferredType = ColumnType | undefined;
+export type InferredType = Exclude<CellKind, 'null' | 'empty'> | undefined;
 
 export function mergeKind(current: InferredType, kind: CellKind): InferredType {
   if (kind === 'null' || kind === 'empty' || current === kind) return current;
   if (current === undefined) return kind;
   if ((current === 'integer' && kind === 'real') || (current === 'real' && kind === 'integer')) return 'real';
+  // Nested values with anything else (NDJSON only): every value stays the JSON it was.
+  if (current === 'json' || kind === 'json') return 'json';
   return 'text';
 }
 
 /** A column of nothing but nulls holds text: the most general type, and the one any later value fits. */
-export function finalType(inferred: InferredType): ColumnType {
-  return inferred ?? 'text';
+export function finalColumn(name: string, inferred: InferredType): DatasetColumn {
+  if (inferred === 'timestamp') return { name, type: 'timestamp', timezone: null };
+  if (inferred === 'timestamptz') return { name, type: 'timestamp', timezone: 'UTC' };
+  return { name, type: inferred ?? 'text' };
+}
+
+/** Whether a value of `kind` may go into a column forced to `type`. */
+export function fitsForcedType(type: ColumnType, kind: CellKind): boolean {
+  switch (type) {
+    case 'text':
+      return true;
+    case 'real':
+      return kind === 'real' || kind === 'integer' || kind === 'null' || kind === 'empty';
+    case 'timestamp':
+      return kind === 'timestamp' || kind === 'timestamptz' || kind === 'null' || kind === 'empty';
+    default:
+      return kind === type || kind === 'null' || kind === 'empty';
+  }
 }
 
 // Canonical spellings only: "007", "+5", "1_000" and " 1" stay text so that no character of the upload is lost.
@@ -32,13 +52,26 @@ export function classifyCsvCell(value: string | null): CellKind {
   if (value === null) return 'null';
   if (value === '') return 'empty';
   const first = value.charCodeAt(0);
-  const startsLikeNumber = first === 45 /* - */ || (first >= 48 && first <= 57);
-  if (startsLikeNumber) {
+  if (first >= 48 && first <= 57) {
+    const temporal = classifyTemporal(value);
+    if (temporal) return temporal;
+  }
+  if (first === 45 /* - */ || (first >= 48 && first <= 57)) {
     if (CSV_INTEGER.test(value)) return Number.isSafeInteger(Number(value)) ? 'integer' : 'text';
     if (CSV_REAL.test(value)) return Number.isFinite(Number(value)) ? 'real' : 'text';
     return 'text';
   }
   return isBooleanWord(value) ? 'boolean' : 'text';
+}
+
+/** A CSV cell forced to `json` must be JSON text. */
+export function isJsonText(value: string): boolean {
+  try {
+    JSON.parse(value);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function isBooleanWord(value: string): boolean {
@@ -47,6 +80,7 @@ function isBooleanWord(value: string): boolean {
   return lower === 'true' || lower === 'false';
 }
 
+/** A text value (a CSV field, or an NDJSON string in a column that is not text) as `type`; it was checked to fit. */
 export function convertCsvCell(value: string | null, type: ColumnType): CellValue {
   if (value === null) return null;
   if (value === '') return type === 'text' ? '' : null;
@@ -56,7 +90,11 @@ export function convertCsvCell(value: string | null, type: ColumnType): CellValu
       return Number(value);
     case 'boolean':
       return value.toLowerCase() === 'true';
+    case 'timestamp':
+      return canonicalTemporal(value, 'timestamp');
     case 'text':
+    case 'date':
+    case 'json':
       return value;
   }
 }
@@ -75,10 +113,15 @@ export type JsonCell = null | boolean | string | JsonNumber | JsonNested;
 
 const JSON_INTEGER = /^-?\d+$/;
 
-export function classifyJsonCell(value: JsonCell): CellKind {
+/** JSON strings that are ISO dates or timestamps are those; `forced` reads strings as CSV cells (`"12"` fits integer). */
+export function classifyJsonCell(value: JsonCell, forced?: ColumnType): CellKind {
   if (value === null) return 'null';
   if (typeof value === 'boolean') return 'boolean';
-  if (typeof value === 'string' || value instanceof JsonNested) return 'text';
+  if (value instanceof JsonNested) return 'json';
+  if (typeof value === 'string') {
+    if (forced !== undefined) return value === '' ? 'text' : classifyCsvCell(value);
+    return classifyTemporal(value) ?? 'text';
+  }
   const number = Number(value.source);
   if (JSON_INTEGER.test(value.source)) return Number.isSafeInteger(number) ? 'integer' : 'text';
   return Number.isFinite(number) ? 'real' : 'text';
@@ -86,11 +129,18 @@ export function classifyJsonCell(value: JsonCell): CellKind {
 
 export function convertJsonCell(value: JsonCell, type: ColumnType): CellValue {
   if (value === null) return null;
-  if (type === 'text') {
-    if (typeof value === 'string') return value;
-    if (typeof value === 'boolean') return value ? 'true' : 'false';
-    return value.source;
+  switch (type) {
+    case 'text':
+      if (typeof value === 'string') return value;
+      if (typeof value === 'boolean') return value ? 'true' : 'false';
+      return value.source;
+    case 'json':
+      if (typeof value === 'string') return JSON.stringify(value);
+      if (typeof value === 'boolean') return value ? 'true' : 'false';
+      return value.source;
+    default:
+      if (typeof value === 'string') return convertCsvCell(value, type);
+      if (value instanceof JsonNumber) return Number(value.source);
+      return value as boolean; // the column is boolean: inference allowed nothing else here
   }
-  if (value instanceof JsonNumber) return Number(value.source);
-  return value as boolean; // the column is boolean: inference allowed nothing else here
 }

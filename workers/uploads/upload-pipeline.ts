@@ -1,4 +1,8 @@
 // What the CSV and NDJSON readers share.
+import { transcode } from 'node:buffer';
+import { Transform } from 'node:stream';
+import type { UploadCharset } from '../../src/contracts/import-contract.js';
+import { createUtf8Validator } from './utf8-validator.js';
 
 export interface UploadReadOptions {
   signal: AbortSignal;
@@ -11,6 +15,30 @@ export interface UploadReadOptions {
    */
   maxRecordBytes: number;
   batchSize?: number;
+  /** utf-8 when absent. */
+  charset?: UploadCharset;
+}
+
+/**
+ * The stage that turns the upload's bytes into UTF-8 for the parsers: a validator for UTF-8 (parsers would replace
+ * invalid bytes with U+FFFD silently), a transcoder for ISO-8859-1 (every byte is a character, U+0000–U+00FF).
+ * Either reports the running count of the upload's own bytes.
+ */
+export function createDecoder(options: Pick<UploadReadOptions, 'charset' | 'onBytesRead'>): Transform {
+  if (options.charset !== 'iso-8859-1') return createUtf8Validator({ onBytes: options.onBytesRead });
+  let bytes = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      bytes += chunk.length;
+      options.onBytesRead(bytes);
+      callback(null, transcode(chunk, 'latin1', 'utf8'));
+    },
+  });
+}
+
+/** Latin-1 files sent without their charset are the usual cause, so the message says how to send one. */
+export function invalidUtf8Message(what: 'CSV' | 'NDJSON', line: number, byteOffset: number): string {
+  return `the ${what} is not valid UTF-8: line ${line} (byte ${byteOffset}); if the file is ISO-8859-1 (latin-1), upload it with charset=iso-8859-1`;
 }
 
 /** The message names the line and the limit, never the file (its path is the server's business). */

@@ -136,6 +136,41 @@ describe('cancellation', () => {
   });
 });
 
+describe('delayed jobs: run_at and delay_ms (SPEC §3)', () => {
+  test('a job with delay_ms or run_at waits pending, shows next_run_at, and starts once due', async () => {
+    const delayed = await server.request('POST', '/jobs', { body: { kind: 'noop', payload: {}, delay_ms: 800 } });
+    const at = new Date(Date.now() + 1000).toISOString();
+    const scheduled = await server.request('POST', '/jobs', { body: { kind: 'noop', payload: {}, run_at: at } });
+    assert.equal(delayed.status, 202);
+    assert.equal(scheduled.status, 202);
+    const waiting = (await server.request('GET', `/jobs/${scheduled.body.job_id}`)).body;
+    assert.equal(waiting.status, 'pending');
+    assert.ok(Math.abs(Date.parse(waiting.next_run_at) - Date.parse(at)) < 50, `next_run_at ${waiting.next_run_at} is run_at ${at}`);
+    for (const [accepted, delayMs] of [[delayed, 800], [scheduled, 1000]] as const) {
+      const done = await server.waitForJob(accepted.body.job_id);
+      assert.equal(done.status, 'succeeded');
+      const waited = Date.parse(done.started_at) - Date.parse(done.created_at);
+      assert.ok(waited >= delayMs - 50, `started ${waited} ms after creation, not before its ${delayMs} ms`);
+    }
+  });
+
+  test('a past run_at runs now; both fields, a bad time or one over a year ahead are refused', async () => {
+    const past = await server.request('POST', '/jobs', { body: { kind: 'noop', payload: {}, run_at: '2001-01-01T00:00:00Z' } });
+    assert.equal((await server.waitForJob(past.body.job_id)).status, 'succeeded');
+    const refused = [
+      { run_at: new Date(Date.now() + 1000).toISOString(), delay_ms: 10 },
+      { run_at: 'tomorrow' },
+      { run_at: new Date(Date.now() + 400 * 86_400_000).toISOString() },
+      { delay_ms: -1 },
+      { delay_ms: 400 * 86_400_000 },
+    ];
+    for (const fields of refused) {
+      const res = await server.request('POST', '/jobs', { body: { kind: 'noop', payload: {}, ...fields } });
+      assertErrorShape(res, 400, 'invalid_request');
+    }
+  });
+});
+
 describe('GET /jobs/{id}/events (SSE)', () => {
   test('streams status and progress, and ends after the terminal event', async () => {
     const created = await server.request('POST', '/jobs', { body: { kind: 'slow-progress', payload: { steps: 5, stepMs: 300 } } });

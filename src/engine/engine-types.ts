@@ -8,8 +8,10 @@ export interface EnqueueRequest {
   priority?: number;
   maxAttempts?: number;
   timeoutMs?: number | null;
-  /** Epoch ms before which the job is not started. */
+  /** Epoch ms (of the engine's clock, see clock.ts) before which the job is not started. */
   runAt?: number;
+  /** Or: not started before this many ms from now — measured on the engine's clock, so a wall-clock step does not move it. */
+  delayMs?: number;
   /** With `requestHash`: a second request with the same key gets the first job back (a different hash: conflict). */
   idempotencyKey?: string;
   requestHash?: string;

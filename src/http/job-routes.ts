@@ -36,6 +36,8 @@ export function createJobRoutes(engine: Engine, jsonBody: ReturnType<typeof requ
       priority: body.priority,
       maxAttempts: body.max_attempts,
       timeoutMs: body.timeout_ms,
+      // A wall-clock time becomes a delay from now: the engine's clock does not follow wall-clock steps.
+      delayMs: body.run_at === undefined ? body.delay_ms : Math.max(0, Date.parse(body.run_at) - Date.now()),
       ...readIdempotency(ctx, 'jobs', body),
     });
     ctx.status = created ? 202 : 200;

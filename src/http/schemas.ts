@@ -19,6 +19,9 @@ export const JobIdParams = z.object({ id: z.uuid({ message: 'must be a UUID' }).
  */
 export const MAX_TIMEOUT_MS = TIMER_LIMIT_MS;
 
+/** The furthest ahead a job may be scheduled (`run_at`, `delay_ms`): a year. */
+export const MAX_DELAY_MS = 366 * 24 * 3_600_000;
+
 export const CreateJobBody = z.strictObject({
   kind: z.string().min(1).max(64).describe('A registered job kind.'),
   payload: z.record(z.string(), z.unknown()).default({}).describe("The job's input, passed to its worker module."),
@@ -30,7 +33,13 @@ export const CreateJobBody = z.strictObject({
     .max(MAX_TIMEOUT_MS)
     .optional()
     .describe("The attempt is stopped (error `timeout`) after this long. At most the server's --max-timeout-ms; default --default-timeout-ms."),
-});
+  run_at: z.iso
+    .datetime({ offset: true })
+    .optional()
+    .describe('Not started before this time (ISO-8601; a past time runs now). At most a year ahead. Not with delay_ms.'),
+  delay_ms: z.int().min(0).max(MAX_DELAY_MS).optional().describe('Not started before this many ms from now (at most a year). Not with run_at.'),
+}).refine((body) => body.run_at === undefined || body.delay_ms === undefined, { message: 'give run_at or delay_ms, not both', path: ['run_at'] })
+  .refine((body) => body.run_at === undefined || Date.parse(body.run_at) - Date.now() <= MAX_DELAY_MS, { message: 'must be at most a year ahead', path: ['run_at'] });
 export type CreateJobBody = z.infer<typeof CreateJobBody>;
 
 export const ListJobsQuery = z.strictObject({

@@ -46,7 +46,7 @@ function lineChart(values, max, label) {
   const chart = svgEl('svg', { viewBox: '0 0 ' + W + ' ' + H, class: 'chart', role: 'img', 'aria-label': label });
   chart.append(svgEl('line', { x1: 0, y1: H - bottom, x2: W, y2: H - bottom, class: 'axis' }),
     svgEl('text', { x: 2, y: top + 8, class: 'tick' }, max), svgEl('text', { x: W, y: H - 4, class: 'tick', 'text-anchor': 'end' }, 'now'),
-    svgEl('text', { x: 2, y: H - 4, class: 'tick' }, '−' + Math.round((values.length * 5) / 60) + ' min'));
+    svgEl('text', { x: 2, y: H - 4, class: 'tick' }, '−' + (values.length - 1) * 5 + ' s'));
   if (values.length > 1) {
     const points = values.map((v, i) => (i * W / (values.length - 1)).toFixed(1) + ',' + (H - bottom - (v / Math.max(1, max)) * (H - bottom - top)).toFixed(1));
     chart.append(svgEl('polyline', { points: points.join(' '), class: 'line' }));

@@ -67,7 +67,7 @@ function scheduleExports() { if (!exportsTimer) exportsTimer = setTimeout(() => 
 
 async function loadExports() {
   const page = await api('GET', '/exports?limit=50');
-  $('exports').replaceChildren(...page.jobs.map((job) => {
+  $('exports').replaceChildren(...page.exports.map((job) => {
     const payload = job.payload || {};
     const result = job.result || {};
     const actions = el('td', { class: 'actions' });

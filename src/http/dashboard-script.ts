@@ -81,6 +81,7 @@ function confirmAction(text) {
 // disconnect it resumes with Last-Event-ID, and a reset (events no longer kept) reloads the views.
 let lastEventId = '';
 const pendingChanges = new Map();
+const shownStatus = new Map();
 let flushTimer = 0;
 function queueChange(summary) {
   pendingChanges.set(summary.job_id, summary);
@@ -90,8 +91,14 @@ function flushChanges() {
   flushTimer = 0;
   const changes = [...pendingChanges.values()];
   pendingChanges.clear();
-  for (const summary of changes) onJobChange(summary);
-  if (changes.some((job) => !ACTIVE.has(job.status) || job.attempts === 0)) scheduleStats();
+  let statusChanged = false;
+  for (const summary of changes) {
+    if (shownStatus.get(summary.job_id) !== summary.status) statusChanged = true;
+    shownStatus.set(summary.job_id, summary.status);
+    onJobChange(summary);
+  }
+  // The tabs' counts follow status changes (at most one /stats a second), not progress.
+  if (statusChanged) scheduleStats();
 }
 async function followEvents() {
   for (;;) {

@@ -341,7 +341,8 @@ function randomId(r: Random, own: string[], known: Known): string {
   ])();
 }
 
-const QUERY_KEYS = ['limit', 'cursor', 'status', 'kind', 'name', 'format', 'x', '__proto__', 'constructor', 'limit[]', 'a[b]', '', '%zz', 'q', 'delimiter', 'null', 'charset', 'types'];
+const QUERY_KEYS = ['limit', 'cursor', 'status', 'kind', 'name', 'format', 'x', '__proto__', 'constructor', 'limit[]', 'a[b]', '', '%zz', 'q',
+  'delimiter', 'null', 'charset', 'types', 'dataset', 'created_after', 'created_before', 'minutes'];
 
 /** Values of POST /datasets' import options, good and bad. */
 const IMPORT_OPTION_VALUES: Record<string, string[]> = {
@@ -579,6 +580,8 @@ function generateRequest(r: Random, index: number, known: Known): FuzzRequest {
     [8, () => ({ route: '/jobs/{id}', method: pickMethod(r.pick(['GET', 'GET', 'DELETE'])), path: `/jobs/${id(known.jobs)}${r.chance(0.1) ? randomQuery(r, known) : ''}` })],
     [4, () => ({ route: '/jobs/{id}/events', method: pickMethod('GET'), path: `/jobs/${id(known.jobs)}/events${r.chance(0.1) ? randomQuery(r, known) : ''}` })],
     [4, () => ({ route: '/jobs/{id}/retry', method: pickMethod('POST'), path: `/jobs/${id(r.chance(0.5) ? known.failedJobs : known.jobs)}/retry`, body: r.chance(0.3) ? jsonBody(r.chance(0.5) ? {} : randomValue(r)) : undefined })],
+    [3, () => ({ route: 'GET /events', method: pickMethod('GET'), path: `/events${randomQuery(r, known)}`})],
+    [3, () => ({ route: 'POST /jobs/bulk-*', method: pickMethod('POST'), path: `/jobs/bulk-${r.pick(['cancel', 'retry'])}`, body: r.chance(0.9) ? jsonBody(r.chance(0.7) ? { kind: r.pick(['hang', 'none', 'noop']), status: r.pick(['failed', 'pending', 'x']), limit: r.pick([1, 0, 5000]) } : randomValue(r)) : undefined })],
     [10, () => ({ route: 'POST /exports', method: pickMethod('POST'), path: `/exports${r.chance(0.1) ? randomQuery(r, known) : ''}`, body: r.chance(0.97) ? jsonBody(randomExportBody(r, known)) : undefined })],
     [4, () => ({ route: 'GET /exports', method: pickMethod('GET'), path: `/exports${randomQuery(r, known)}` })],
     [6, () => ({ route: '/exports/{id}', method: pickMethod(r.chance(0.8) ? 'GET' : 'DELETE'), path: `/exports/${id(known.exports)}` })],
@@ -603,8 +606,9 @@ function generateRequest(r: Random, index: number, known: Known): FuzzRequest {
       return { route: 'POST /datasets', method: pickMethod('POST'), path: `/datasets${query}`, body: r.chance(0.97) ? body : undefined };
     }],
     [3, () => ({ route: 'GET /datasets', method: pickMethod('GET'), path: `/datasets${randomQuery(r, known)}` })],
+    [3, () => ({ route: '/datasets/{id}/preview', method: pickMethod('GET'), path: `/datasets/${id(known.datasets)}/preview${r.chance(0.5) ? randomQuery(r, known) : ''}` })],
     [6, () => ({ route: '/datasets/{id}', method: pickMethod(r.chance(0.85) ? 'GET' : 'DELETE'), path: `/datasets/${id(known.datasets)}` })],
-    [6, () => ({ route: 'operations', method: pickMethod('GET'), path: `${r.pick(['/healthz', '/readyz', '/metrics', '/openapi.json', '/'])}${r.chance(0.2) ? randomQuery(r, known) : ''}` })],
+    [6, () => ({ route: 'operations', method: pickMethod('GET'), path: `${r.pick(['/healthz', '/readyz', '/metrics', '/openapi.json', '/', '/stats', '/favicon.ico', '/favicon.svg'])}${r.chance(0.2) ? randomQuery(r, known) : ''}` })],
     [6, () => ({
       route: 'unknown path',
       method: pickMethod('GET'),

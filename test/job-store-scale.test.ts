@@ -145,6 +145,29 @@ describe('the jobs table at a million rows', () => {
     }
   });
 
+  test("the console's reads: a seq window with residual filters, changes since a point, finishes per minute", async () => {
+    const window = { fromSeq: 400_000, beforeSeq: 410_000, limit: 51 };
+    for (const filter of [{}, { kind: 'k3' }, { status: 'failed' as const }, { kind: 'k3', status: 'failed' as const }]) {
+      const what = `list window ${JSON.stringify(filter)}`;
+      const jobs = await assertIndexRangesOnly(what, () => store.list({ ...window, ...filter, text: 'nothing-matches', createdAfter: T0 }));
+      assert.deepEqual(jobs, [], what);
+      const newest = await assertIndexRangesOnly(what, () => store.list({ ...window, ...filter, createdBefore: NOW }));
+      assert.ok(newest.every((job) => job.seq >= 400_000 && job.seq < 410_000), what);
+    }
+    assert.deepEqual(await assertIndexRangesOnly('list by ref', () => store.list({ ref: 'no-such-ref', limit: 51 })), []);
+    const changed = await assertIndexRangesOnly('listUpdatedAfter', () => store.listUpdatedAfter({ updatedAt: T0 + 999_990, seq: 0 }, 100));
+    assert.ok(changed.length >= 10 && changed.every((job, i) => i === 0 || job.updatedAt >= changed[i - 1]!.updatedAt), 'oldest change first');
+
+    // A GROUP BY sorts, but only the rows of the range: at most the jobs of one hour, never the table.
+    recorded = [];
+    const perMinute = await store.countFinishedPerMinute(T0 + 500_000, T0 + 560_000);
+    const [sql] = recorded.filter((statement) => /^\s*SELECT/i.test(statement));
+    recorded = undefined;
+    const plan = (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as Array<{ detail: string }>).map((row) => row.detail);
+    assert.ok(plan.some((detail) => /^SEARCH jobs USING INDEX jobs_by_finished \(finished_at>\? AND finished_at<\?\)/.test(detail)), plan.join('\n'));
+    assert.equal(perMinute.reduce((sum, row) => sum + row.count, 0), 60_000);
+  });
+
   test('deleteFinished removes finished rows oldest first in batches, never pinned or pending ones; job_counts stays exact', async () => {
     const cutoff = T0 + BACKLOG + 20_000;
     const expirable = db.prepare(`

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import type { Fence, Job, JobError, NewJob } from '../src/engine/job.js';
 import type { JobStore } from '../src/engine/job-store.js';
+import { describeConsoleConformance } from './store-conformance-console.js';
 
 const T0 = 1_750_000_000_000;
 const LEASE_MS = 30_000;
@@ -529,6 +530,8 @@ export function describeJobStoreConformance(name: string, openStore: () => Promi
         assert.equal(await store.expireIdempotencyKeys(T0 + 200), 0, 'nothing left to expire');
       });
     });
+
+    describeConsoleConformance({ store: () => store, insertOne, startJob, fenceOf, t0: T0 });
 
     describe('owners and health', () => {
       test('registerOwner, listOwners and removeOwner', async () => {

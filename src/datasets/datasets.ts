@@ -13,6 +13,7 @@ import { migrationsDirectory } from '../runtime/single-executable.js';
 import { IMPORT_KIND, type DatasetColumn, type ImportContentType, type ImportPayload, type ImportResult } from '../contracts/import-contract.js';
 import { DatasetCatalog, type DatasetRecord } from './dataset-catalog.js';
 import { receiveUpload } from './receive-upload.js';
+import { readDatasetPreview, type DatasetPreview } from './dataset-preview.js';
 
 export type DatasetStatus = 'importing' | 'ready' | 'failed';
 export type UploadFormat = ImportContentType;
@@ -134,6 +135,13 @@ export class Datasets {
     this.#catalog.remove(id);
     await rm(containedPath(this.#dataDir, datasetPath(this.#dataDir, id)), { force: true });
     return true;
+  }
+
+  /** Its columns and first rows, once ready; undefined when there is no such dataset or its file is gone. */
+  async preview(id: string, limit: number): Promise<{ dataset: DatasetView; preview?: DatasetPreview } | undefined> {
+    const dataset = await this.get(id);
+    if (!dataset) return undefined;
+    return { dataset, preview: dataset.status === 'ready' ? readDatasetPreview(this.#dataDir, dataset.id, limit) : undefined };
   }
 
   /** Pending and running jobs of this dataset (its import, its exports). */

@@ -33,10 +33,22 @@ export interface EnqueueResult {
 export interface ListJobsRequest {
   kind?: string;
   status?: JobStatus;
+  /** Jobs enqueued with this ref (e.g. a dataset's import and exports). */
+  ref?: string;
+  /** Epoch ms: createdAt >= createdAfter, createdAt < createdBefore. */
+  createdAfter?: number;
+  createdBefore?: number;
+  /** A case-sensitive substring of the payload's or the result's JSON text. */
+  text?: string;
   limit?: number;
   /** The `nextCursor` of the previous page. */
   cursor?: string;
 }
+
+export type RetryResult =
+  | { state: 'retried'; job: Job }
+  /** Neither failed nor cancelled: nothing was changed. */
+  | { state: 'not_retryable'; job: Job };
 
 export type CancelResult =
   | { state: 'cancelled'; job: Job }

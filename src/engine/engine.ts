@@ -10,15 +10,15 @@ import { Dispatcher } from './dispatcher.js';
 import { EngineError } from './engine-error.js';
 import { newJob, resolveEngineOptions, type EngineOptions, type ResolvedEngineOptions } from './engine-options.js';
 import type {
-  CancelResult, EngineEvents, EngineStats, EnqueueRequest, EnqueueResult, ListJobsRequest, ReadinessReport,
+  CancelResult, EngineEvents, EngineStats, EnqueueRequest, EnqueueResult, ListJobsRequest, ReadinessReport, RetryResult,
 } from './engine-types.js';
-import { isTerminal, type Job } from './job.js';
+import { isTerminal, type Job, type JobStatus } from './job.js';
 import { KindRegistry, type RegisterOptions } from './kind-registry.js';
-import type { AttemptRecord, JobStore } from './job-store.js';
+import type { AttemptRecord, ChangePoint, FinishedInMinute, JobStore } from './job-store.js';
 import { startJobRetention, type JobRetention } from './job-retention.js';
 import { LeaseKeeper } from './leases.js';
 import { checkReadiness } from './readiness.js';
-import { decodeListCursor, encodeListCursor } from './list-cursor.js';
+import { listJobs } from './list-jobs.js';
 import { WorkerPool } from './pool.js';
 
 /**
@@ -181,12 +181,40 @@ export class Engine extends EventEmitter<EngineEvents> {
     return this.#store.attempts(id);
   }
 
+  /** One page, newest first; with a time range or text, one bounded window of creation order (see listJobs). */
   async list(request: ListJobsRequest = {}): Promise<{ jobs: Job[]; nextCursor: string | null }> {
-    const limit = request.limit ?? 50;
-    const beforeSeq = request.cursor === undefined ? undefined : decodeListCursor(request.cursor);
-    const rows = await this.#store.list({ kind: request.kind, status: request.status, limit: limit + 1, beforeSeq });
-    const jobs = rows.slice(0, limit);
-    return { jobs, nextCursor: rows.length > limit ? encodeListCursor(jobs[jobs.length - 1]!.seq) : null };
+    return listJobs(this.#store, request);
+  }
+
+  /** Jobs of every process changed after `after`, oldest change first (the store's listUpdatedAfter). */
+  async changesAfter(after: ChangePoint, limit: number): Promise<Job[]> {
+    return this.#store.listUpdatedAfter(after, limit);
+  }
+
+  /** Jobs of the whole database per kind and status, every status. */
+  async countAll(): Promise<Array<{ kind: string; status: JobStatus; count: number }>> {
+    return this.#store.countAllByKindAndStatus();
+  }
+
+  /** Final outcomes per kind, status and minute, finished in [since, until). */
+  async finishedPerMinute(since: number, until: number): Promise<FinishedInMinute[]> {
+    return this.#store.countFinishedPerMinute(since, until);
+  }
+
+  /**
+   * Runs a failed or cancelled job again: the same job, back to pending and due now, its attempts counting on
+   * with at least one left, its history kept (JobStore.retry). Undefined when there is no such job.
+   */
+  async retry(id: string): Promise<RetryResult | undefined> {
+    if (this.#closing) throw new EngineError('shutting_down', 'The engine is shutting down and runs no job again.');
+    const job = await this.#store.retry(id, engineNow());
+    if (job) {
+      this.emit('change', job);
+      this.#dispatcher?.wake();
+      return { state: 'retried', job };
+    }
+    const current = await this.#store.get(id);
+    return current && { state: 'not_retryable', job: current };
   }
 
   /**
@@ -304,5 +332,5 @@ export function createEngine(options: EngineOptions): Engine {
 export type { EngineOptions } from './engine-options.js';
 export type { RegisterOptions } from './kind-registry.js';
 export type {
-  CancelResult, EngineEvents, EngineStats, EnqueueRequest, EnqueueResult, ListJobsRequest, ReadinessReport,
+  CancelResult, EngineEvents, EngineStats, EnqueueRequest, EnqueueResult, ListJobsRequest, ReadinessReport, RetryResult,
 } from './engine-types.js';

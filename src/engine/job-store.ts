@@ -1,11 +1,45 @@
 import type { Fence, Job, JobError, JobStatus, NewJob } from './job.js';
 
+/**
+ * Which jobs `list` returns: those matching every filter given, newest first (seq descending), at most `limit`.
+ * kind, status, ref, beforeSeq and fromSeq are index ranges; createdAfter, createdBefore and text are checked on
+ * the rows of that range, so a caller that needs a bounded read gives a `fromSeq` (the engine does, see
+ * Engine.list).
+ */
 export interface ListJobsFilter {
   kind?: string;
   status?: JobStatus;
+  /** Only jobs enqueued with this `ref` (whatever their status; countActive counts the active ones). */
+  ref?: string;
+  /** `createdAt >= createdAfter` (epoch ms). */
+  createdAfter?: number;
+  /** `createdAt < createdBefore` (epoch ms). */
+  createdBefore?: number;
+  /**
+   * Only jobs whose payload or result, as the stored JSON text (JSON.stringify's compact form), contains `text`:
+   * a case-sensitive substring match, no wildcards.
+   */
+  text?: string;
   limit: number;
   /** Return jobs created before this one (its `seq`), newest first. */
   beforeSeq?: number;
+  /** Return only jobs with `seq >= fromSeq`: with beforeSeq, a window of creation order. */
+  fromSeq?: number;
+}
+
+/** A point in the order of changes: (updatedAt, seq), compared as a pair. */
+export interface ChangePoint {
+  updatedAt: number;
+  seq: number;
+}
+
+/** How many jobs of a kind finished with a status within one minute. */
+export interface FinishedInMinute {
+  kind: string;
+  status: 'succeeded' | 'failed' | 'cancelled';
+  /** Epoch ms of the minute's start: floor(finishedAt / 60000) * 60000. */
+  minute: number;
+  count: number;
 }
 
 export interface ClaimRequest {
@@ -83,6 +117,26 @@ export interface JobStore {
   /** Every ended attempt of the job, oldest first; however an attempt ended, it is recorded with that write. */
   attempts(id: string): Promise<AttemptRecord[]>;
   list(filter: ListJobsFilter): Promise<Job[]>;
+  /**
+   * Jobs whose (updatedAt, seq) is greater than `after` (pairs compared lexicographically), in that order, at most
+   * `limit`: the changes since a point, oldest first, for those who poll for writes of other processes. Every write
+   * of a row moves its updatedAt (lease renewals too), so a caller dedupes on what it shows.
+   */
+  listUpdatedAfter(after: ChangePoint, limit: number): Promise<Job[]>;
+  /** How many jobs there are of each kind in each status, every status; pairs with no job are left out. */
+  countAllByKindAndStatus(): Promise<Array<{ kind: string; status: JobStatus; count: number }>>;
+  /**
+   * Jobs with a final status (succeeded, failed, cancelled) and `since <= finishedAt < until`, counted per kind,
+   * status and minute; groups with no job are left out, in no particular order.
+   */
+  countFinishedPerMinute(since: number, until: number): Promise<FinishedInMinute[]>;
+  /**
+   * Puts a failed or cancelled job back to pending, due at `now`: attempts keep counting, maxAttempts becomes
+   * max(maxAttempts, attempts + 1) so that at least one attempt is left, error, result and progress are cleared
+   * (cancelRequested too, finishedAt to null), the attempt history is kept. Undefined (nothing changed) for a job
+   * in any other status, or none.
+   */
+  retry(id: string, now: number): Promise<Job | undefined>;
   countPending(): Promise<number>;
   /** Pending or running jobs enqueued with this `ref`. */
   countActive(filter: { ref: string }): Promise<number>;

@@ -15,6 +15,10 @@ import { allowOnlyHosts, refuseContentEncoding, refuseUnknownMethods, setSecurit
 import { EventStreamLimiter } from './sse.js';
 import { createHealthRoutes, healthRouteDocs } from './health-routes.js';
 import { createJobRoutes, jobRouteDocs } from './job-routes.js';
+import { createEventRoutes, eventRouteDocs } from './event-routes.js';
+import { JobFeed } from './job-feed.js';
+import { toJobSummary } from './job-document.js';
+import { createStatsRoutes, statsRouteDocs } from './stats-routes.js';
 import { requireJsonBody } from './json-body.js';
 import { createMetrics, createMetricsRoutes, metricsRouteDocs } from './metrics.js';
 import { buildOpenApiDocument, createOpenApiRoutes, openApiRouteDocs, type RouteDoc } from './openapi.js';
@@ -75,15 +79,19 @@ export function createApp({
   const jsonBody = requireJsonBody(jsonLimitBytes);
   const metrics = createMetrics(engine, metricsRegistry);
   const eventStreams = new EventStreamLimiter(maxEventStreams, maxEventStreamsPerClient);
+  const feed = new JobFeed(engine, toJobSummary);
 
   // A route module adds its router and its OpenAPI descriptions here; test/openapi.test.ts checks they agree.
   const routeDocs: RouteDoc[] = [
-    ...dashboardRouteDocs, ...healthRouteDocs, ...jobRouteDocs, ...datasetRouteDocs, ...exportRouteDocs, ...metricsRouteDocs, ...openApiRouteDocs,
+    ...dashboardRouteDocs, ...healthRouteDocs, ...jobRouteDocs, ...eventRouteDocs, ...datasetRouteDocs, ...exportRouteDocs, ...statsRouteDocs,
+    ...metricsRouteDocs, ...openApiRouteDocs,
   ];
   const routers: Router[] = [
     createDashboardRoutes(),
     createHealthRoutes(engine),
     createJobRoutes(engine, jsonBody, eventStreams),
+    createEventRoutes(feed, eventStreams),
+    createStatsRoutes(engine),
     createDatasetRoutes(datasets, maxUploadBytes),
     createExportRoutes(engine, exports, jsonBody, eventStreams),
     createMetricsRoutes(metrics.registry),

@@ -3,7 +3,7 @@ import type { Context, Next } from 'koa';
 import { AppError } from './errors.js';
 
 // The dashboard page holds no data: it asks the user for the token and sends it with each API call.
-export const OPEN_PATHS: ReadonlySet<string> = new Set(['/healthz', '/', '/dashboard.js', '/dashboard.css']);
+export const OPEN_PATHS: ReadonlySet<string> = new Set(['/healthz', '/', '/dashboard.js', '/dashboard.css', '/favicon.svg', '/favicon.ico']);
 
 /** Bearer-token check on every route but /healthz and the dashboard page; compares digests so the time taken says nothing of the token. */
 export function requireToken(token: string) {

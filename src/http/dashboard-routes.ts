@@ -5,6 +5,10 @@ import { DASHBOARD_JS } from './dashboard-script.js';
 import { DASHBOARD_CSS } from './dashboard-style.js';
 import type { RouteDoc } from './openapi.js';
 
+/** The page's icon: an arrow down into a tray (work handed off). SVG, so one small file serves every size. */
+export const FAVICON_SVG = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 64"><rect width="64" height="64" rx="14" fill="#0b63c4"/>` +
+  `<path d="M32 14v24m-10-10 10 10 10-10M16 46h32" stroke="#fff" stroke-width="6" fill="none" stroke-linecap="round" stroke-linejoin="round"/></svg>`;
+
 // Nothing inline and nothing from elsewhere: the page's own script and stylesheet, its calls to the API, and no
 // framing (frame-ancestors for browsers, X-Frame-Options for those that predate it).
 const DASHBOARD_CSP = [
@@ -28,7 +32,7 @@ function serveCompiledIn(type: string, body: string, headers: Record<string, str
 }
 
 /**
- * GET /, /dashboard.js, /dashboard.css: the dashboard page and its two files. Served without a token: they carry no
+ * GET /, /dashboard.js, /dashboard.css, the icon: the dashboard page and its files. Served without a token: they carry no
  * data, and the page asks for the token itself.
  */
 export function createDashboardRoutes(): Router {
@@ -39,6 +43,9 @@ export function createDashboardRoutes(): Router {
   }));
   router.get('/dashboard.js', serveCompiledIn('text/javascript; charset=utf-8', DASHBOARD_JS));
   router.get('/dashboard.css', serveCompiledIn('text/css; charset=utf-8', DASHBOARD_CSS));
+  // Browsers ask for /favicon.ico on their own; Chromium and Firefox take an SVG answered there.
+  router.get('/favicon.svg', serveCompiledIn('image/svg+xml', FAVICON_SVG));
+  router.get('/favicon.ico', serveCompiledIn('image/svg+xml', FAVICON_SVG));
   return router;
 }
 
@@ -71,4 +78,13 @@ export const dashboardRouteDocs: RouteDoc[] = [
     auth: false,
     responses: { 200: { description: 'CSS, compiled into the server.', contentType: 'text/css' } },
   },
+  ...(['/favicon.svg', '/favicon.ico'] as const).map((path): RouteDoc => ({
+    method: 'get',
+    path,
+    operationId: path === '/favicon.svg' ? 'faviconSvg' : 'favicon',
+    tags: ['dashboard'],
+    summary: "The dashboard's icon",
+    auth: false,
+    responses: { 200: { description: 'An SVG image (also at /favicon.ico, where browsers look for it).', contentType: 'image/svg+xml' } },
+  })),
 ];

@@ -6,6 +6,7 @@ import type { RouteDoc } from './openapi.js';
 import { AcceptedDataset, CreateDatasetQuery, DatasetDocument, DatasetList, PageQuery, ResourceIdParams } from './resource-schemas.js';
 import { importOptionsOf } from './import-query.js';
 import { validate } from './validate.js';
+import { DatasetPreview, PreviewQuery } from './console-schemas.js';
 
 const UPLOAD_TYPES: Record<string, UploadFormat> = {
   'text/csv': 'csv',
@@ -51,6 +52,17 @@ export function createDatasetRoutes(datasets: Datasets, maxUploadBytes: number):
     const dataset = await loadDataset(ctx.params.id);
     if (dataset.status === 'importing') ctx.set('Retry-After', '1');
     ctx.body = dataset;
+  });
+
+  router.get('/:id/preview', async (ctx) => {
+    const params = validate(ResourceIdParams, { id: ctx.params.id }, 'path');
+    const { limit } = validate(PreviewQuery, ctx.query, 'query');
+    const found = await datasets.preview(params.id, limit);
+    if (!found) throw new AppError('not_found', `No dataset with id ${params.id}.`);
+    if (found.dataset.status === 'importing') throw new AppError('not_ready', 'The dataset is still being imported.', { headers: { 'Retry-After': '1' } });
+    if (found.dataset.status === 'failed') throw new AppError('conflict', 'The import of this dataset failed: it has no rows.');
+    if (!found.preview) throw new AppError('gone', 'The dataset file is gone.');
+    ctx.body = { columns: found.preview.columns, rows: found.preview.rows, total_rows: found.preview.totalRows } satisfies DatasetPreview;
   });
 
   router.delete('/:id', async (ctx) => {
@@ -102,6 +114,17 @@ export const datasetRouteDocs: RouteDoc[] = [
     params: ResourceIdParams,
     responses: { 200: { description: 'The dataset.', schema: DatasetDocument } },
     errors: ['invalid_request', 'not_found'],
+  },
+  {
+    method: 'get',
+    path: '/datasets/{id}/preview',
+    operationId: 'previewDataset',
+    tags: ['datasets'],
+    summary: "A ready dataset's columns and first rows",
+    params: ResourceIdParams,
+    query: PreviewQuery,
+    responses: { 200: { description: 'The first `limit` rows, in import order.', schema: DatasetPreview } },
+    errors: ['invalid_request', 'not_found', 'not_ready', 'conflict', 'gone'],
   },
   {
     method: 'delete',

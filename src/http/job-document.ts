@@ -45,3 +45,9 @@ export function toJobDocument(job: Job, attempts?: readonly AttemptRecord[]): Jo
         }),
   };
 }
+
+/** The job document without payload, result and attempt history: what the event feed sends for each change. */
+export function toJobSummary(job: Job): Omit<JobDocument, 'payload' | 'result' | 'attempt_history'> {
+  const { payload: _payload, result: _result, ...summary } = toJobDocument(job);
+  return summary;
+}

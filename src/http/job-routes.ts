@@ -4,7 +4,9 @@ import { AppError } from './errors.js';
 import { toJobDocument } from './job-document.js';
 import type { requireJsonBody } from './json-body.js';
 import type { RouteDoc } from './openapi.js';
-import { CreateJobBody, JobAccepted, JobDocument, JobIdParams, JobList, ListJobsQuery } from './schemas.js';
+import { CreateJobBody, JobAccepted, JobDocument, JobIdParams, JobList } from './schemas.js';
+import { applyBulkAction, canRunAgain } from './bulk-actions.js';
+import { BulkActionBody, BulkActionResult, ListJobsQuery, toListRequest } from './console-schemas.js';
 import { readIdempotency } from './idempotency.js';
 import { IdempotencyHeaders } from './resource-schemas.js';
 import { streamJobEvents, type EventStreamLimiter } from './sse.js';
@@ -47,8 +49,31 @@ export function createJobRoutes(engine: Engine, jsonBody: ReturnType<typeof requ
 
   router.get('/', async (ctx) => {
     const query = validate(ListJobsQuery, ctx.query, 'query');
-    const page = await engine.list({ kind: query.kind, status: query.status, limit: query.limit, cursor: query.cursor });
+    const page = await engine.list({ ...toListRequest(query), limit: query.limit, cursor: query.cursor });
     ctx.body = { jobs: page.jobs.map((job) => toJobDocument(job)), next_cursor: page.nextCursor } satisfies JobList;
+  });
+
+  // Before /:id routes: `bulk-cancel` is not an id (which would answer 400 as a malformed one).
+  router.post('/bulk-cancel', jsonBody, async (ctx) => {
+    ctx.body = await applyBulkAction(engine, 'cancel', validate(BulkActionBody, ctx.request.body, 'body'));
+  });
+  router.post('/bulk-retry', jsonBody, async (ctx) => {
+    ctx.body = await applyBulkAction(engine, 'retry', validate(BulkActionBody, ctx.request.body, 'body'));
+  });
+
+  router.post('/:id/retry', async (ctx) => {
+    const job = await loadJob(ctx.params.id);
+    if (!canRunAgain(job)) {
+      throw new AppError('conflict', 'An import cannot run again: its upload is removed once it ends. Upload the file again.');
+    }
+    const result = await engine.retry(job.id);
+    if (!result) throw new AppError('not_found', `No job with id ${job.id}.`);
+    if (result.state === 'not_retryable') {
+      throw new AppError('conflict', `The job is ${result.job.status}; only a failed or cancelled job can run again.`, { details: { status: result.job.status } });
+    }
+    ctx.status = 202;
+    ctx.set({ Location: `/jobs/${job.id}`, 'Retry-After': '1' });
+    ctx.body = toJobDocument(result.job);
   });
 
   router.get('/:id', async (ctx) => {
@@ -107,7 +132,11 @@ export const jobRouteDocs: RouteDoc[] = [
     path: '/jobs',
     operationId: 'listJobs',
     tags: ['jobs'],
-    summary: 'List jobs, newest first, with cursor pagination',
+    summary: 'List jobs, newest first, with cursor pagination; filter by kind, status, dataset, creation time, text',
+    description:
+      'kind, status and dataset read an index from the cursor on: a page is full unless the list ended. q, created_after and ' +
+      'created_before are checked on the jobs of one window of 10,000 in creation order per page (a bounded scan): such a page may ' +
+      'hold fewer jobs than `limit`, even none, and still have a `next_cursor`.',
     query: ListJobsQuery,
     responses: { 200: { description: 'One page of jobs.', schema: JobList } },
     errors: ['invalid_request'],
@@ -141,6 +170,35 @@ export const jobRouteDocs: RouteDoc[] = [
     },
     errors: ['invalid_request', 'not_found', 'too_many_streams'],
   },
+  {
+    method: 'post',
+    path: '/jobs/{id}/retry',
+    operationId: 'retryJob',
+    tags: ['jobs'],
+    summary: 'Run a failed or cancelled job again',
+    description:
+      'The same job goes back to pending, due now: its attempts count on (at least one more is allowed: max_attempts becomes ' +
+      'max(max_attempts, attempts + 1)), error and result are cleared, its attempt_history is kept. 409 for a job in any other ' +
+      'status, and for an import (its upload is gone).',
+    params: JobIdParams,
+    responses: {
+      202: { description: 'Pending again.', schema: JobDocument, headers: { Location: { description: 'The job: /jobs/{id}.' }, ...retryAfter } },
+    },
+    errors: ['invalid_request', 'not_found', 'conflict', 'shutting_down', 'unavailable'],
+  },
+  ...(['cancel', 'retry'] as const).map((action): RouteDoc => ({
+    method: 'post',
+    path: `/jobs/bulk-${action}`,
+    operationId: action === 'cancel' ? 'cancelJobs' : 'retryJobs',
+    tags: ['jobs'],
+    summary: action === 'cancel' ? 'Cancel every pending or running job matching a filter' : 'Run again every failed or cancelled job matching a filter',
+    description:
+      'The body is the filter of GET /jobs (every field optional: an empty one matches every job) and a `limit`. Each job is ' +
+      `${action === 'cancel' ? 'cancelled as by DELETE /jobs/{id}' : 'retried as by POST /jobs/{id}/retry'}; \`more\` says to call again.`,
+    body: BulkActionBody,
+    responses: { 200: { description: 'What was changed.', schema: BulkActionResult } },
+    errors: ['invalid_request', 'payload_too_large', 'unsupported_media_type', 'shutting_down', 'unavailable'],
+  })),
   {
     method: 'delete',
     path: '/jobs/{id}',

@@ -42,13 +42,6 @@ export const CreateJobBody = z.strictObject({
   .refine((body) => body.run_at === undefined || Date.parse(body.run_at) - Date.now() <= MAX_DELAY_MS, { message: 'must be at most a year ahead', path: ['run_at'] });
 export type CreateJobBody = z.infer<typeof CreateJobBody>;
 
-export const ListJobsQuery = z.strictObject({
-  kind: z.string().min(1).max(64).optional(),
-  status: z.enum(JOB_STATUSES).optional(),
-  limit: z.coerce.number().int().min(1).max(500).default(50),
-  cursor: z.string().min(1).max(64).optional().describe('The `next_cursor` of the previous page.'),
-});
-
 export const JobErrorSchema = z.object({
   code: z.string().describe('Why the attempt failed: task_error, worker_exit, worker_oom, timeout, cancelled, lost, …'),
   message: z.string(),

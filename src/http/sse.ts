@@ -42,6 +42,21 @@ export class EventStreamLimiter {
   }
 }
 
+/**
+ * Takes a stream slot for the client (or throws 429) and starts the answer: the event-stream headers, no socket
+ * timeout, and the body the caller writes events to. The caller releases the slot when the answer closes.
+ */
+export function openEventStream(ctx: Context, limiter: EventStreamLimiter): { release: () => void; stream: PassThrough } {
+  const release = limiter.acquire(ctx.req.socket.remoteAddress ?? 'unknown');
+  ctx.req.socket.setTimeout(0);
+  ctx.req.socket.setNoDelay(true);
+  ctx.status = 200;
+  ctx.set({ 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache', 'X-Accel-Buffering': 'no' });
+  const stream = new PassThrough();
+  ctx.body = stream;
+  return { release, stream };
+}
+
 export interface JobEventsOptions {
   /** Catches changes made by other processes sharing the database. */
   pollIntervalMs?: number;
@@ -60,13 +75,7 @@ export function streamJobEvents(
   limiter: EventStreamLimiter,
   { pollIntervalMs = 1000, keepAliveMs = 15_000 }: JobEventsOptions = {},
 ): void {
-  const release = limiter.acquire(ctx.req.socket.remoteAddress ?? 'unknown');
-  ctx.req.socket.setTimeout(0);
-  ctx.req.socket.setNoDelay(true);
-  ctx.status = 200;
-  ctx.set({ 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache', 'X-Accel-Buffering': 'no' });
-  const stream = new PassThrough();
-  ctx.body = stream;
+  const { release, stream } = openEventStream(ctx, limiter);
 
   let lastStatusKey = '';
   let lastKey = '';

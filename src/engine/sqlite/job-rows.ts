@@ -148,18 +148,7 @@ export const JOB_SQL = Object.freeze({
   attemptsOf: `
     SELECT attempt, owner, started_at AS startedAt, ended_at AS endedAt, outcome, error
     FROM job_attempts WHERE job_id = ? ORDER BY seq`,
-  // One statement per filter: `(@kind IS NULL OR kind = @kind)` matches no index, and each page scanned the table.
-  // Each reads its index backwards from `seq < @before` (no cursor: @before is past every seq).
-  listAll: `SELECT * FROM jobs WHERE seq < @before ORDER BY seq DESC LIMIT @limit`,
-  listByKind: `
-    SELECT * FROM jobs INDEXED BY jobs_by_kind
-    WHERE kind = @kind AND seq < @before ORDER BY seq DESC LIMIT @limit`,
-  listByStatus: `
-    SELECT * FROM jobs INDEXED BY jobs_by_status
-    WHERE status = @status AND seq < @before ORDER BY seq DESC LIMIT @limit`,
-  listByKindAndStatus: `
-    SELECT * FROM jobs INDEXED BY jobs_by_kind_status
-    WHERE kind = @kind AND status = @status AND seq < @before ORDER BY seq DESC LIMIT @limit`,
+  // Lists are built per combination of filters: console-queries.ts.
   // Oldest first, a batch at a time; the terms repeat those of jobs_expirable, the partial index it reads (left to
   // itself, the planner reads jobs_by_status and sorts every finished row).
   deleteFinished: `

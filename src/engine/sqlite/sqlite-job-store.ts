@@ -3,8 +3,11 @@ import { jobsDatabasePath } from '../../contracts/data-layout.js';
 import { openMigratedDatabase } from '../../db/migrate.js';
 import type { Durability } from '../../db/open-database.js';
 import { migrationsDirectory } from '../../runtime/single-executable.js';
-import type { Fence, Job, JobError, NewJob } from '../job.js';
-import type { AttemptEnd, AttemptRecord, ClaimRequest, JobStore, ListJobsFilter, OwnerRecord } from '../job-store.js';
+import type { Fence, Job, JobError, JobStatus, NewJob } from '../job.js';
+import type {
+  AttemptEnd, AttemptRecord, ChangePoint, ClaimRequest, FinishedInMinute, JobStore, ListJobsFilter, OwnerRecord,
+} from '../job-store.js';
+import { CONSOLE_SQL, listJobsSql } from './console-queries.js';
 import { GroupCommit, STORE_BUSY_TIMEOUT_MS } from './group-commit.js';
 import { prepareJobStatements, toJob, type JobRow } from './job-rows.js';
 
@@ -31,10 +34,14 @@ export class SqliteJobStore implements JobStore {
   readonly #db: Database;
   readonly #sql: ReturnType<typeof prepareJobStatements>;
   readonly #commits: GroupCommit;
+  readonly #console: Record<keyof typeof CONSOLE_SQL, Statement>;
+  /** One prepared statement per combination of list filters (at most 2^7), made on first use. */
+  readonly #listStatements = new Map<string, Statement>();
 
   constructor(db: Database) {
     this.#db = db;
     this.#sql = prepareJobStatements(db);
+    this.#console = Object.fromEntries(Object.entries(CONSOLE_SQL).map(([name, sql]) => [name, db.prepare(sql)])) as Record<keyof typeof CONSOLE_SQL, Statement>;
     this.#commits = new GroupCommit(db);
   }
 
@@ -162,14 +169,33 @@ export class SqliteJobStore implements JobStore {
   }
 
   async list(filter: ListJobsFilter) {
-    const sql = this.#sql;
-    const kind = filter.kind ?? null;
-    const status = filter.status ?? null;
-    const page = { before: filter.beforeSeq ?? Number.MAX_SAFE_INTEGER, limit: filter.limit };
-    let rows: JobRow[];
-    if (kind === null) rows = (status === null ? sql.listAll.all(page) : sql.listByStatus.all({ ...page, status })) as JobRow[];
-    else rows = (status === null ? sql.listByKind.all({ ...page, kind }) : sql.listByKindAndStatus.all({ ...page, kind, status })) as JobRow[];
-    return rows.map(toJob);
+    const { limit, beforeSeq, ...filters } = filter;
+    const statementSql = listJobsSql(filters);
+    let statement = this.#listStatements.get(statementSql);
+    if (!statement) this.#listStatements.set(statementSql, (statement = this.#db.prepare(statementSql)));
+    const params = {
+      limit, before: beforeSeq ?? Number.MAX_SAFE_INTEGER, kind: filters.kind, status: filters.status, ref: filters.ref,
+      from_seq: filters.fromSeq, created_after: filters.createdAfter, created_before: filters.createdBefore, text: filters.text,
+    };
+    // better-sqlite3 refuses named parameters the statement does not have.
+    const bound = Object.fromEntries(Object.entries(params).filter(([, value]) => value !== undefined));
+    return (statement.all(bound) as JobRow[]).map(toJob);
+  }
+
+  async listUpdatedAfter(after: ChangePoint, limit: number) {
+    return (this.#console.updatedAfter.all({ updated_at: after.updatedAt, seq: after.seq, limit }) as JobRow[]).map(toJob);
+  }
+
+  async countAllByKindAndStatus() {
+    return this.#console.countAll.all() as Array<{ kind: string; status: JobStatus; count: number }>;
+  }
+
+  async countFinishedPerMinute(since: number, until: number) {
+    return this.#console.finishedPerMinute.all({ since, until }) as FinishedInMinute[];
+  }
+
+  async retry(id: string, now: number) {
+    return this.#one(this.#console.retry, { id, now });
   }
 
   async countPending() {

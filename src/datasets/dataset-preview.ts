@@ -1,6 +1,7 @@
 // The first rows of a dataset file, read-only, for the console. The file's layout is workers/datasets/
-// dataset-file.ts's (format version 1): `columns(idx, name, type)`, `rows(c0, c1, …)` in insertion order,
-// booleans as 0/1. The domain may not import workers/, so the few reads it needs are written again here.
+// dataset-file.ts's (format versions 1 and 2): `columns(idx, name, type[, timezone, null_count])`, `rows(c0, c1, …)`
+// in insertion order, booleans as 0/1, dates, timestamps and JSON as text. The domain may not import workers/, so
+// the few reads it needs are written again here; test/console-api.test.ts previews a file the import just wrote.
 import Database from 'better-sqlite3';
 import { containedPath, datasetPath } from '../contracts/data-layout.js';
 import type { DatasetColumn } from '../contracts/import-contract.js';
@@ -23,7 +24,7 @@ export function readDatasetPreview(dataDir: string, datasetId: string, limit: nu
   }
   try {
     const version = db.prepare(`SELECT value FROM dataset_meta WHERE key = 'format_version'`).pluck().get();
-    if (version !== '1') throw new Error(`unsupported dataset file format version ${String(version)}`);
+    if (version !== '1' && version !== '2') throw new Error(`unsupported dataset file format version ${String(version)}`);
     const columns = db.prepare('SELECT name, type FROM columns ORDER BY idx').all() as DatasetColumn[];
     const stored = db.prepare(`SELECT value FROM dataset_meta WHERE key = 'row_count'`).pluck().get();
     const totalRows = typeof stored === 'string' ? Number(stored) : (db.prepare('SELECT count(*) FROM rows').pluck().get() as number);

@@ -59,7 +59,7 @@ test('the packed tarball installs into an empty project, type-checks strictly, r
   const tarball = join(packDir, packed.filename);
   const files: string[] = packed.files.map((file: { path: string }) => file.path);
   assert.ok(statSync(tarball).size < 2 * 1024 * 1024, `the tarball is small: ${statSync(tarball).size} bytes`);
-  for (const unwanted of [/^dist\/test\//, /^dist\/bench\//, /^dist\/sea\//, /^dist\/offload$/, /\.map$/, /^\.ci\//, /^(src|test|bench)\//]) {
+  for (const unwanted of [/^dist\/test\//, /^dist\/bench\//, /^dist\/sea\//, /^dist\/offload$/, /\.map$/, /\.png$/, /^\.ci\//, /^(src|test|bench)\//]) {
     assert.ok(!files.some((file) => unwanted.test(file)), `no file matching ${unwanted} in the package`);
   }
   for (const needed of ['dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/main.js', 'dist/workers/sleep.js', 'examples/people.csv',

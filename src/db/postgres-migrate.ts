@@ -1,5 +1,5 @@
-import type { Sql } from 'postgres';
 import { readMigrations, type MigrationSet } from './migrate.js';
+import { openPostgres, type Sql } from './postgres-connection.js';
 
 /** One key for every set: nodes starting together migrate one after the other, whichever set they run. */
 const MIGRATION_LOCK_KEY = 7_164_025_313;
@@ -32,4 +32,17 @@ export async function migratePostgres(sql: Sql, set: MigrationSet): Promise<numb
     }
     return applied;
   });
+}
+
+/** A pool of `max` connections to `url` with `set` brought up to date, then `prepare` run; ended again if either fails. */
+export async function openMigratedPostgres(url: string, set: MigrationSet, { max, prepare }: { max: number; prepare?: (sql: Sql) => Promise<unknown> }): Promise<Sql> {
+  const sql = openPostgres(url, { max });
+  try {
+    await migratePostgres(sql, set);
+    await prepare?.(sql);
+  } catch (err) {
+    await sql.end({ timeout: 1 });
+    throw err;
+  }
+  return sql;
 }

@@ -1,5 +1,5 @@
-import { migratePostgres } from '../../db/postgres-migrate.js';
-import { openPostgres, runSql, runSqlCount, type PreparedSql, type Sql } from '../../db/postgres-connection.js';
+import { openMigratedPostgres } from '../../db/postgres-migrate.js';
+import { runSql, runSqlCount, type PreparedSql, type Sql } from '../../db/postgres-connection.js';
 import { migrationsDirectory } from '../../runtime/single-executable.js';
 import type { Fence, Job, JobError, NewJob } from '../job.js';
 import { cancelledInstead, inClaimOrder, toJob, type JobRow } from '../job-row.js';
@@ -20,14 +20,8 @@ export const JOBS_AVAILABLE_CHANNEL = 'offload_jobs';
 
 /** Connects to `url`, brings the engine's tables up to date (once, whatever the number of nodes starting) and returns the store. */
 export async function openPostgresJobStore(url: string, { poolSize = 10 }: { poolSize?: number } = {}): Promise<PostgresJobStore> {
-  const sql = openPostgres(url, { max: poolSize });
-  try {
-    await migratePostgres(sql, POSTGRES_JOBS_MIGRATIONS);
-    await runSql(sql, JOB_SQL.foldJobCounts);
-  } catch (err) {
-    await sql.end({ timeout: 1 });
-    throw err;
-  }
+  // Counters of connections that are gone are folded at each start (and at each retention run).
+  const sql = await openMigratedPostgres(url, POSTGRES_JOBS_MIGRATIONS, { max: poolSize, prepare: (sql) => runSql(sql, JOB_SQL.foldJobCounts) });
   return new PostgresJobStore(sql);
 }
 

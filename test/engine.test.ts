@@ -40,7 +40,7 @@ describe('fencing', () => {
     // The lease expires; another process recovers the job and claims it again.
     const keeper = new LeaseKeeper({
       store, self: { id: 'new-owner', hostname: 'h', pid: 1, startedAt: now, heartbeatAt: now }, leaseMs: 1000,
-      crashLimit: 2, backoff: { baseMs: 0, maxMs: 0 }, logger: silent, runningFences: () => [], hasClaimInFlight: () => false, onLeaseLost() {}, onCancelRequested() {}, onChange() {},
+      crashLimit: 2, backoff: { baseMs: 0, maxMs: 0 }, logger: silent, runningFences: () => [], hasClaimInFlight: () => false, claimsStarted: () => 0, onLeaseLost() {}, onCancelRequested() {}, onChange() {},
     });
     await store.registerOwner({ id: 'new-owner', hostname: 'h', pid: 1, startedAt: now, heartbeatAt: now });
     assert.equal(await store.endOrphan(oldFence, { status: 'failed', error: { code: 'lost', message: 'x' } }, now + 5, false), undefined,

@@ -117,6 +117,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       logger: this.#logger,
       runningFences: () => dispatcher.runningFences(),
       hasClaimInFlight: () => dispatcher.hasClaimInFlight,
+      claimsStarted: () => dispatcher.claimsStarted,
       onLeaseLost: (fence) => dispatcher.abandon(fence),
       onCancelRequested: (jobId) => void dispatcher.abort(jobId, 'cancelled'),
       onChange,

@@ -75,6 +75,11 @@ test('2,000 jobs posted to three nodes each run exactly once, on every node', { 
       return Number(succeeded) === 2000 ? true : undefined;
     }, 120_000, 'all 2,000 jobs to succeed');
     const runs = readFileSync(join(nodes.dataDir, 'completions.log'), 'utf8').trim().split('\n').map((line) => line.split(' '));
+    const seen = new Map<string, string[]>();
+    for (const [id, attempt] of runs) seen.set(id!, [...(seen.get(id!) ?? []), attempt!]);
+    const twice = [...seen].filter(([, attempts]) => attempts.length > 1);
+    const history = twice.map(([id]) => nodes.query(`SELECT attempt, owner, outcome, started_at, ended_at FROM job_attempts WHERE job_id = '${id}' ORDER BY seq`));
+    assert.deepEqual(twice, [], `jobs run more than once, with their attempt history: ${JSON.stringify(history)}`);
     assert.equal(runs.length, 2000, 'one execution per job');
     assert.deepEqual(new Set(runs.map(([id]) => id)), new Set(ids), 'every job ran, none twice');
     assert.ok(runs.every(([, attempt]) => attempt === '1'), 'each on its first attempt');

@@ -185,3 +185,39 @@ test('SIGTERM of one node hands its running job back: another node runs it, the 
     await stopAll(running);
   }
 });
+
+test('SIGSTOP of a node (alive but silent, as a machine cut off): its job is recovered once the lease has not moved for a lease, and its late outcome is fenced off', { timeout: 60_000 }, async () => {
+  const nodes = createNodes();
+  const running = await Promise.all([0, 1, 2].map(() => nodes.start()));
+  try {
+    const id = await post(running[0]!, '/jobs', { kind: 'slow-progress', payload: { steps: 30, stepMs: 100 } });
+    const [[ownerId]] = await waitFor(() => {
+      const rows = nodes.query(`SELECT owner FROM jobs WHERE id = '${id}' AND status = 'running'`);
+      return rows.length > 0 ? (rows as [[string]]) : undefined;
+    }, 10_000, 'the job to run');
+    const frozen = running.find((node) => node.owner === ownerId)!;
+    // Its pid stays alive, so no node can tell it is gone: only the lease, unrenewed, says so.
+    frozen.child.kill('SIGSTOP');
+    const stoppedAt = Date.now();
+    const others = running.filter((node) => node !== frozen);
+    const done = await waitFor(async () => {
+      const doc = (await others[0]!.request('GET', `/jobs/${id}`)).body;
+      return doc.status === 'succeeded' ? doc : undefined;
+    }, 30_000, 'the job to finish on another node');
+    const [lost, second] = done.attempt_history;
+    assert.deepEqual([lost.outcome, lost.error.code, lost.owner], ['retried', 'lost', ownerId]);
+    const recoveredAfter = Date.parse(lost.ended_at) - stoppedAt;
+    // Unchanged for a lease as seen by the observer, found by its recovery scan (every lease/2, ±25 %).
+    assert.ok(recoveredAfter >= LEASE_MS - LEASE_MS / 3 && recoveredAfter <= 2 * LEASE_MS + 1500, `recovered ${recoveredAfter} ms after SIGSTOP`);
+    assert.ok(others.some((node) => node.owner === second.owner));
+    frozen.child.kill('SIGCONT');
+    // Back, it finds its lease taken at its next heartbeat and stops; nothing it writes changes the job.
+    await waitFor(() => (frozen.output().includes('another process took it over') || frozen.output().includes('outcome discarded') ? true : undefined),
+      10_000, 'the frozen node to give the job up');
+    const after = (await others[1]!.request('GET', `/jobs/${id}`)).body;
+    assert.deepEqual([after.status, after.attempts, after.attempt_history.length], ['succeeded', 2, 2]);
+  } finally {
+    for (const node of running) node.child.kill('SIGCONT');
+    await stopAll(running);
+  }
+});

@@ -60,9 +60,9 @@ export interface Offload {
  */
 async function openStores(dataDir: string, store: string, durability: Durability): Promise<{ store: JobStore; catalog: DatasetCatalog }> {
   const postgres = store !== 'sqlite';
-  const jobs = postgres ? await openPostgresJobStore(store) : openSqliteJobStore(dataDir, { durability });
+  const jobs = postgres ? await openPostgresJobStore(store, { durability }) : openSqliteJobStore(dataDir, { durability });
   try {
-    const catalog = postgres ? await openPostgresDatasetCatalog(store) : new SqliteDatasetCatalog(openCatalogDatabase(dataDir, { durability }));
+    const catalog = postgres ? await openPostgresDatasetCatalog(store, { durability }) : new SqliteDatasetCatalog(openCatalogDatabase(dataDir, { durability }));
     return { store: jobs, catalog };
   } catch (err) {
     await jobs.close();

@@ -51,8 +51,10 @@ describe('PostgreSQL job store', () => {
     const [listener, writer] = [await openPostgresJobStore(url), await openPostgresJobStore(url)];
     try {
       let wakes = 0;
-      const waitForWake = async (what: string) => {
+      // Counted from before the write: the notification may arrive before the write's own answer does.
+      const expectWake = async (what: string, write: () => Promise<unknown>) => {
         const seen = wakes;
+        await write();
         const deadline = Date.now() + 5000;
         while (wakes === seen) {
           assert.ok(Date.now() < deadline, `no notification after ${what}`);
@@ -60,21 +62,26 @@ describe('PostgreSQL job store', () => {
         }
       };
       listener.onJobsAvailable(() => wakes++);
-      // LISTEN is issued asynchronously: wait until the first notification gets through.
+      // LISTEN is issued asynchronously: wait until the first notification gets through, then for stragglers.
       const job = { kind: 'k', payload: {}, priority: 0, runAt: T0, maxAttempts: 3, timeoutMs: null, createdAt: T0 };
       for (let i = 0; wakes === 0; i++) {
         assert.ok(i < 200, 'LISTEN never took effect');
-        await writer.insert([{ ...job, id: `warm-${i}` }]);
+        await writer.insert([{ ...job, kind: 'warm-up', id: `warm-${i}` }]);
         await new Promise((resolve) => setTimeout(resolve, 10));
       }
-      await writer.insert([{ ...job, id: 'a' }]);
-      await waitForWake('an insert');
-      const claimed = await writer.claim({ owner: 'w', kinds: ['k'], limit: 1, now: T0, leaseMs: 1000 });
-      await writer.endAttempt({ id: claimed[0]!.id, owner: 'w', attempt: 1 }, { status: 'pending', error: { code: 'worker_exit', message: 'x' }, runAt: T0 }, T0);
-      await waitForWake('a retry');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await expectWake('an insert', () => writer.insert([{ ...job, id: 'a' }]));
+      const [claimed] = await writer.claim({ owner: 'w', kinds: ['k'], limit: 1, now: T0, leaseMs: 1000 });
+      await expectWake('a retry', () =>
+        writer.endAttempt({ id: claimed!.id, owner: 'w', attempt: 1 }, { status: 'pending', error: { code: 'worker_exit', message: 'x' }, runAt: T0 }, T0));
       const [again] = await writer.claim({ owner: 'w', kinds: ['k'], limit: 1, now: T0, leaseMs: 1000 });
-      await writer.release({ id: again!.id, owner: 'w', attempt: again!.attempts }, T0);
-      await waitForWake('a release');
+      await expectWake('a release', () => writer.release({ id: again!.id, owner: 'w', attempt: again!.attempts }, T0));
+      const quiet = wakes;
+      await writer.complete({ id: again!.id, owner: 'w', attempt: 1 }, null, T0).catch(() => undefined);
+      const [third] = await writer.claim({ owner: 'w', kinds: ['k'], limit: 1, now: T0, leaseMs: 1000 });
+      await writer.complete({ id: third!.id, owner: 'w', attempt: third!.attempts }, null, T0);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      assert.equal(wakes, quiet, 'claims and completions send no notification: nothing became claimable');
     } finally {
       await Promise.all([listener.close(), writer.close()]);
     }

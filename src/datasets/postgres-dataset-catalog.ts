@@ -1,5 +1,6 @@
 import { openMigratedPostgres } from '../db/postgres-migrate.js';
 import { prepareNamedSql, runSql, runSqlCount, type Sql } from '../db/postgres-connection.js';
+import type { Durability } from '../db/open-database.js';
 import { migrationsDirectory } from '../runtime/single-executable.js';
 import type { DatasetCatalog, DatasetRecord } from './dataset-catalog.js';
 
@@ -23,8 +24,8 @@ const SQL = prepareNamedSql({
 });
 
 /** Connects (a small pool of its own: catalog requests are few) and brings the table up to date. */
-export async function openPostgresDatasetCatalog(url: string): Promise<PostgresDatasetCatalog> {
-  return new PostgresDatasetCatalog(await openMigratedPostgres(url, POSTGRES_CATALOG_MIGRATIONS, { max: 3 }));
+export async function openPostgresDatasetCatalog(url: string, { durability = 'normal' }: { durability?: Durability } = {}): Promise<PostgresDatasetCatalog> {
+  return new PostgresDatasetCatalog(await openMigratedPostgres(url, POSTGRES_CATALOG_MIGRATIONS, { max: 3, durability }));
 }
 
 export class PostgresDatasetCatalog implements DatasetCatalog {

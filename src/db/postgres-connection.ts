@@ -1,4 +1,5 @@
 import postgres, { type Sql } from 'postgres';
+import type { Durability } from './open-database.js';
 
 export type { Sql } from 'postgres';
 
@@ -10,11 +11,15 @@ const INT8 = 20;
  * bigint columns — times in epoch ms, sequence numbers, counts — are read as numbers: every one of them is below
  * 2^53 (epoch ms stay so until the year 287396).
  */
-export function openPostgres(url: string, { max = 10 }: { max?: number } = {}): Sql {
+export function openPostgres(url: string, { max = 10, durability = 'full' }: { max?: number; durability?: Durability } = {}): Sql {
   return postgres(url, {
     max,
     onnotice: () => {},
-    connection: { application_name: 'offload' },
+    // `normal` durability, as on SQLite, is "a commit survives a crash of this process": on PostgreSQL the commit
+    // is then in the server, which need not wait for its WAL flush (synchronous_commit off: a crash of the database
+    // server itself may lose the last few hundred ms of commits, never corrupt). `full` keeps the server's own
+    // setting (on by default: flushed before the commit returns, so before any 202).
+    connection: { application_name: 'offload', ...(durability === 'normal' ? { synchronous_commit: 'off' } : {}) },
     types: { int8AsNumber: { to: INT8, from: [INT8], serialize: (value: number | bigint) => String(value), parse: (text: string) => Number(text) } },
   });
 }

@@ -1,4 +1,5 @@
 import { readMigrations, type MigrationSet } from './migrate.js';
+import type { Durability } from './open-database.js';
 import { openPostgres, type Sql } from './postgres-connection.js';
 
 /** One key for every set: nodes starting together migrate one after the other, whichever set they run. */
@@ -35,8 +36,12 @@ export async function migratePostgres(sql: Sql, set: MigrationSet): Promise<numb
 }
 
 /** A pool of `max` connections to `url` with `set` brought up to date, then `prepare` run; ended again if either fails. */
-export async function openMigratedPostgres(url: string, set: MigrationSet, { max, prepare }: { max: number; prepare?: (sql: Sql) => Promise<unknown> }): Promise<Sql> {
-  const sql = openPostgres(url, { max });
+export async function openMigratedPostgres(
+  url: string,
+  set: MigrationSet,
+  { max, durability, prepare }: { max: number; durability?: Durability; prepare?: (sql: Sql) => Promise<unknown> },
+): Promise<Sql> {
+  const sql = openPostgres(url, { max, durability });
   try {
     await migratePostgres(sql, set);
     await prepare?.(sql);

@@ -1,5 +1,6 @@
 import { openMigratedPostgres } from '../../db/postgres-migrate.js';
 import { runSql, runSqlCount, type PreparedSql, type Sql } from '../../db/postgres-connection.js';
+import type { Durability } from '../../db/open-database.js';
 import { migrationsDirectory } from '../../runtime/single-executable.js';
 import type { Fence, Job, JobError, NewJob } from '../job.js';
 import { cancelledInstead, inClaimOrder, toJob, type JobRow } from '../job-row.js';
@@ -19,9 +20,12 @@ export const POSTGRES_JOBS_MIGRATIONS = {
 export const JOBS_AVAILABLE_CHANNEL = 'offload_jobs';
 
 /** Connects to `url`, brings the engine's tables up to date (once, whatever the number of nodes starting) and returns the store. */
-export async function openPostgresJobStore(url: string, { poolSize = 10 }: { poolSize?: number } = {}): Promise<PostgresJobStore> {
+export async function openPostgresJobStore(
+  url: string,
+  { poolSize = 10, durability = 'normal' }: { poolSize?: number; durability?: Durability } = {},
+): Promise<PostgresJobStore> {
   // Counters of connections that are gone are folded at each start (and at each retention run).
-  const sql = await openMigratedPostgres(url, POSTGRES_JOBS_MIGRATIONS, { max: poolSize, prepare: (sql) => runSql(sql, JOB_SQL.foldJobCounts) });
+  const sql = await openMigratedPostgres(url, POSTGRES_JOBS_MIGRATIONS, { max: poolSize, durability, prepare: (sql) => runSql(sql, JOB_SQL.foldJobCounts) });
   return new PostgresJobStore(sql);
 }
 

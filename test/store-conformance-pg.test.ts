@@ -18,6 +18,8 @@ after(() => cluster.stop());
 const freshDatabase = () => cluster.createDatabase(`conformance_${++databases}`);
 
 describeJobStoreConformance('PostgreSQL', () => openPostgresJobStore(freshDatabase()));
+// --durability full groups the writes of one turn of the event loop into one transaction: the same contract.
+describeJobStoreConformance('PostgreSQL, durability full (group commit)', () => openPostgresJobStore(freshDatabase(), { durability: 'full' }));
 
 const T0 = 1_750_000_000_000;
 
@@ -31,6 +33,20 @@ describe('PostgreSQL job store', () => {
     );
     const listed = [...definition.matchAll(/'([^']*)'/g)].map((m) => m[1]);
     assert.deepEqual(listed.sort(), [...JOB_STATUSES].sort());
+  });
+
+  test('group commit: writes of one turn share a transaction, and one that fails fails alone', async () => {
+    const store = await openPostgresJobStore(freshDatabase(), { durability: 'full' });
+    try {
+      const job = (id: string) => ({ id, kind: 'k', payload: {}, priority: 0, runAt: T0, maxAttempts: 3, timeoutMs: null, createdAt: T0 });
+      await store.insert([job('taken')]);
+      const [a, duplicate, c] = await Promise.allSettled([store.insert([job('a')]), store.insert([job('taken')]), store.insert([job('c')])]);
+      assert.deepEqual([a.status, duplicate.status, c.status], ['fulfilled', 'rejected', 'fulfilled']);
+      assert.deepEqual((await store.list({ limit: 10 })).map((j) => j.id).sort(), ['a', 'c', 'taken']);
+      assert.equal(await store.countPending(), 3);
+    } finally {
+      await store.close();
+    }
   });
 
   test('five nodes opening one new database at once migrate it once', async () => {

@@ -5,6 +5,7 @@ import { migrationsDirectory } from '../../runtime/single-executable.js';
 import type { Fence, Job, JobError, NewJob } from '../job.js';
 import { cancelledInstead, inClaimOrder, toJob, type JobRow } from '../job-row.js';
 import type { AttemptEnd, AttemptRecord, ClaimRequest, JobStore, ListJobsFilter, OwnerRecord } from '../job-store.js';
+import { PostgresCommits, type PostgresWrite } from './group-commit.js';
 import { JOB_SQL } from './job-sql.js';
 
 /** The engine's tables in PostgreSQL and their migrations, a set of their own. */
@@ -26,31 +27,39 @@ export async function openPostgresJobStore(
 ): Promise<PostgresJobStore> {
   // Counters of connections that are gone are folded at each start (and at each retention run).
   const sql = await openMigratedPostgres(url, POSTGRES_JOBS_MIGRATIONS, { max: poolSize, durability, prepare: (sql) => runSql(sql, JOB_SQL.foldJobCounts) });
-  return new PostgresJobStore(sql);
+  return new PostgresJobStore(sql, { durability });
 }
 
 /**
- * The jobs table in PostgreSQL, shared by every node. Each write is one statement in its own transaction (a batch
- * insert, one transaction), on a pool of connections: a promise resolves after its COMMIT. No group commit of our
- * own: concurrent commits on several connections already share WAL flushes in the server, and batching writes of
- * unrelated requests into one transaction measured no faster here (see the README's Design notes).
+ * The jobs table in PostgreSQL, shared by every node, on a pool of connections. Every write goes through
+ * PostgresCommits (group-commit.ts) and resolves after its COMMIT: grouped with `--durability full`, one
+ * transaction each with `normal`. Reads are not queued: callers await their write before reading what it wrote.
  */
 export class PostgresJobStore implements JobStore {
   readonly #sql: Sql;
+  readonly #commits: PostgresCommits;
   readonly #listeners = new Set<() => void>();
   #listening: Promise<{ unlisten(): Promise<void> }> | undefined;
 
-  constructor(sql: Sql) {
+  constructor(sql: Sql, { durability = 'normal' }: { durability?: Durability } = {}) {
     this.#sql = sql;
+    this.#commits = new PostgresCommits(sql, { grouped: durability === 'full' });
   }
 
   async #rows<Row = JobRow>(statement: PreparedSql, params: Record<string, unknown> = {}): Promise<Row[]> {
     return runSql<Row>(this.#sql, statement, params);
   }
 
-  async #one(statement: PreparedSql, params: Record<string, unknown>): Promise<Job | undefined> {
-    const [row] = await this.#rows(statement, params);
-    return row && toJob(row);
+  #write<T>(run: PostgresWrite<T>, options?: { atomic?: boolean }): Promise<T> {
+    return this.#commits.write(run, options);
+  }
+
+  /** A write (fenced, mostly) returning the row it changed, if any. */
+  #one(statement: PreparedSql, params: Record<string, unknown>): Promise<Job | undefined> {
+    return this.#write(async (sql) => {
+      const [row] = await runSql<JobRow>(sql, statement, params);
+      return row && toJob(row);
+    });
   }
 
   async insert(jobs: readonly NewJob[]): Promise<Array<{ job: Job; created: boolean }>> {
@@ -71,24 +80,26 @@ export class PostgresJobStore implements JobStore {
       }
       return results;
     };
-    if (jobs.length === 1) return insertEach(this.#sql);
-    return this.#sql.begin((tx) => insertEach(tx as unknown as Sql));
+    return this.#write(insertEach, { atomic: jobs.length > 1 });
   }
 
   async claim(request: ClaimRequest): Promise<Job[]> {
     if (request.limit <= 0 || request.kinds.length === 0) return [];
-    const rows = await this.#rows(JOB_SQL.claim, {
+    const rows = await this.#write((sql) => runSql<JobRow>(sql, JOB_SQL.claim, {
       kinds: [...new Set(request.kinds)], exclude: [...(request.exclude ?? [])], limit: request.limit, now: request.now,
       owner: request.owner, lease: request.now + request.leaseMs,
-    });
+    }));
     return rows.sort(inClaimOrder).map(toJob);
   }
 
   async renewLeases(owner: string, fences: readonly Omit<Fence, 'owner'>[], leaseExpiresAt: number, now: number) {
-    const rows = fences.length === 0 ? [] : await this.#rows<{ id: string; attempts: number; cancel_requested: number }>(JOB_SQL.renew, {
-      owner, ids: fences.map((fence) => fence.id), attempts: fences.map((fence) => fence.attempt), lease: leaseExpiresAt, now,
-    });
-    await this.#rows(JOB_SQL.ownerHeartbeat, { owner, now });
+    const rows = await this.#write(async (sql) => {
+      const renewed = fences.length === 0 ? [] : await runSql<{ id: string; attempts: number; cancel_requested: number }>(sql, JOB_SQL.renew, {
+        owner, ids: fences.map((fence) => fence.id), attempts: fences.map((fence) => fence.attempt), lease: leaseExpiresAt, now,
+      });
+      await runSql(sql, JOB_SQL.ownerHeartbeat, { owner, now });
+      return renewed;
+    }, { atomic: true });
     return rows.map((row) => ({ id: row.id, attempt: row.attempts, cancelRequested: row.cancel_requested === 1 }));
   }
 
@@ -132,7 +143,8 @@ export class PostgresJobStore implements JobStore {
   }
 
   async get(id: string) {
-    return this.#one(JOB_SQL.get, { id });
+    const [row] = await this.#rows(JOB_SQL.get, { id });
+    return row && toJob(row);
   }
 
   async attempts(id: string): Promise<AttemptRecord[]> {
@@ -161,13 +173,13 @@ export class PostgresJobStore implements JobStore {
   }
 
   async expireIdempotencyKeys(finishedBefore: number) {
-    return runSqlCount(this.#sql, JOB_SQL.expireIdempotencyKeys, { before: finishedBefore });
+    return this.#write((sql) => runSqlCount(sql, JOB_SQL.expireIdempotencyKeys, { before: finishedBefore }));
   }
 
   /** Also folds the counters of gone connections (migration 0002): retention calls it about hourly, on every node. */
   async deleteFinished(finishedBefore: number, limit: number) {
-    const deleted = await runSqlCount(this.#sql, JOB_SQL.deleteFinished, { before: finishedBefore, limit });
-    await this.#rows(JOB_SQL.foldJobCounts);
+    const deleted = await this.#write((sql) => runSqlCount(sql, JOB_SQL.deleteFinished, { before: finishedBefore, limit }));
+    await this.#write((sql) => runSql(sql, JOB_SQL.foldJobCounts));
     return deleted;
   }
 
@@ -178,9 +190,9 @@ export class PostgresJobStore implements JobStore {
   }
 
   async registerOwner(owner: OwnerRecord) {
-    await this.#rows(JOB_SQL.registerOwner, {
+    await this.#write((sql) => runSql(sql, JOB_SQL.registerOwner, {
       id: owner.id, hostname: owner.hostname, pid: owner.pid, started_at: owner.startedAt, heartbeat_at: owner.heartbeatAt,
-    });
+    }));
   }
 
   async listOwners() {
@@ -188,11 +200,11 @@ export class PostgresJobStore implements JobStore {
   }
 
   async removeOwner(id: string) {
-    await this.#rows(JOB_SQL.removeOwner, { id });
+    await this.#write((sql) => runSql(sql, JOB_SQL.removeOwner, { id }));
   }
 
   async touchOwner(id: string, now: number) {
-    return (await runSqlCount(this.#sql, JOB_SQL.ownerHeartbeat, { owner: id, now })) > 0;
+    return (await this.#write((sql) => runSqlCount(sql, JOB_SQL.ownerHeartbeat, { owner: id, now }))) > 0;
   }
 
   /** A standby, or a database set read-only, answers but refuses writes: that is not ready. */
@@ -219,6 +231,7 @@ export class PostgresJobStore implements JobStore {
     const listening = this.#listening;
     this.#listening = undefined;
     await listening?.then((subscription) => subscription.unlisten(), () => {});
+    await this.#commits.settled();
     await this.#sql.end({ timeout: 5 });
   }
 }

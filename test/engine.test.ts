@@ -97,6 +97,35 @@ describe('fencing', () => {
   });
 });
 
+describe('owners', () => {
+  test("another machine's owner row is forgotten once its heartbeat has not moved for 10 leases here, whatever its clock says", async () => {
+    const store = openSqliteJobStore(makeTempDir());
+    const leaseMs = 30;
+    const keeper = new LeaseKeeper({
+      store, self: { id: 'me', hostname: hostname(), pid: process.pid, startedAt: Date.now(), heartbeatAt: Date.now() }, leaseMs,
+      crashLimit: 2, backoff: { baseMs: 0, maxMs: 0 }, logger: silent, runningFences: () => [], hasClaimInFlight: () => false, claimsStarted: () => 0, onLeaseLost() {}, onCancelRequested() {}, onChange() {},
+    });
+    try {
+      // Clocks 10 minutes behind ours: by their values both look silent for ages, yet one of them renews.
+      const behind = Date.now() - 600_000;
+      for (const id of ['renewing', 'silent']) await store.registerOwner({ id, hostname: 'another-machine', pid: 1, startedAt: behind, heartbeatAt: behind });
+      await keeper.recoverOrphans();
+      assert.deepEqual((await store.listOwners()).map((o) => o.id).sort(), ['renewing', 'silent'], 'a heartbeat value says nothing across machines');
+      const started = performance.now();
+      let beat = behind;
+      await waitFor(async () => {
+        await store.touchOwner('renewing', ++beat);
+        await keeper.recoverOrphans();
+        return (await store.listOwners()).some((o) => o.id === 'silent') ? undefined : true;
+      }, 5000, 'the silent owner to be forgotten');
+      assert.ok(performance.now() - started >= 10 * leaseMs - 5, 'not before its heartbeat stood still for 10 leases');
+      assert.deepEqual((await store.listOwners()).map((o) => o.id), ['renewing'], 'the one whose heartbeat moves is kept');
+    } finally {
+      await store.close();
+    }
+  });
+});
+
 describe('several engines on one database', () => {
   test('each job runs exactly once when two engines claim from the same file', async () => {
     const dataDir = makeTempDir();

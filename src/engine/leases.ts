@@ -46,6 +46,8 @@ export class LeaseKeeper {
   #heartbeatTimer: NodeJS.Timeout | undefined;
   /** Each running row of other owners, by id:attempt: its lease value as last seen, and since when (monotonic). */
   #leasesSeen = new Map<string, { lease: number; since: number }>();
+  /** Each other owner's heartbeat value as last seen, and since when (monotonic). */
+  #heartbeatsSeen = new Map<string, { heartbeat: number; since: number }>();
   #recoveryTimer: NodeJS.Timeout | undefined;
 
   constructor(options: LeaseKeeperOptions) {
@@ -134,9 +136,18 @@ export class LeaseKeeper {
         this.#options.onRecovered?.(job);
       }
     }
-    // Forget owners that are gone, or silent for long enough that no lease of theirs can still be valid.
+    // Forget owners that are gone, or silent for long enough that no lease of theirs can still be valid: their
+    // heartbeat unchanged for 10 leases of this process's monotonic time (other machines' clocks are not compared).
+    const observedAt = performance.now();
+    const heartbeatsSeen = new Map<string, { heartbeat: number; since: number }>();
     for (const owner of owners) {
-      if (owner.id !== self.id && (goneOwners.has(owner.id) || owner.heartbeatAt < now - 10 * this.#options.leaseMs)) {
+      const before = this.#heartbeatsSeen.get(owner.id);
+      heartbeatsSeen.set(owner.id, before?.heartbeat === owner.heartbeatAt ? before : { heartbeat: owner.heartbeatAt, since: observedAt });
+    }
+    this.#heartbeatsSeen = heartbeatsSeen;
+    for (const owner of owners) {
+      const silent = observedAt - heartbeatsSeen.get(owner.id)!.since >= 10 * this.#options.leaseMs;
+      if (owner.id !== self.id && (goneOwners.has(owner.id) || silent)) {
         const stillHolds = (await store.findOrphans(now, [owner.id])).length > 0;
         if (!stillHolds) await store.removeOwner(owner.id);
       }

@@ -31,10 +31,26 @@ export interface StartPostgresOptions {
 }
 
 const running = new Set<PostgresCluster>();
-// A test process that ends without its after() hooks (an uncaught error) still stops its servers.
-process.once('exit', () => {
-  for (const cluster of running) cluster.stop();
-});
+let stopsOnExit = false;
+
+/**
+ * A process that ends without its after() hooks — an uncaught error, or a signal (a test runner's timeout, ^C) —
+ * still stops its servers: pg_ctl daemonises them, so nothing else would. A signal is raised again afterwards.
+ */
+function stopServersOnExit(): void {
+  if (stopsOnExit) return;
+  stopsOnExit = true;
+  const stopAll = () => {
+    for (const cluster of running) cluster.stop();
+  };
+  process.once('exit', stopAll);
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      stopAll();
+      process.kill(process.pid, signal);
+    });
+  }
+}
 
 /**
  * initdb refuses to run as root: then the cluster belongs to an unprivileged user (the package's `postgres`, else
@@ -76,6 +92,7 @@ export async function startPostgres({ durable = false, database = 'offload' }: S
   if (!existsSync(initdb)) {
     throw new Error(`PostgreSQL is not installed: ${initdb} is missing (apt-get install postgresql; .ci/run does it)`);
   }
+  stopServersOnExit();
   const user = serverUser();
   const dir = mkdtempSync(join(tmpdir(), 'offload-pg-'));
   if (user) {

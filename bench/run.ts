@@ -17,6 +17,7 @@ import { benchExportCsv } from './scenarios/export-csv.js';
 import { benchFormats } from './scenarios/formats.js';
 import { benchHttpEnqueue } from './scenarios/http-enqueue.js';
 import { benchIdleLatency } from './scenarios/idle-latency.js';
+import { benchNodes } from './scenarios/nodes.js';
 import { benchRecovery } from './scenarios/recovery.js';
 import { benchRss } from './scenarios/rss.js';
 import { benchStatusLatency } from './scenarios/status-latency.js';
@@ -52,6 +53,12 @@ const SCENARIOS: Scenario[] = [
   { name: 'xlsx', figures: ['xlsx_vs_exceljs', 'export_rows_per_s.xlsx'], datasets: ['formats'], run: benchXlsx },
   { name: 'status', figures: ['status_p99_ms_during_exports'], datasets: ['export'], run: benchStatusLatency },
   { name: 'rss', figures: ['rss_4m_over_1m'], datasets: ['export', 'big'], run: benchRss },
+  {
+    name: 'nodes',
+    figures: ['pg_jobs_per_s.nodes_1', 'pg_jobs_per_s.nodes_2', 'pg_jobs_per_s.nodes_3', 'pg_scaling_2_over_1', 'pg_scaling_3_over_1', 'pg_vs_sqlite', 'pg_idle_latency_ms'],
+    datasets: [],
+    run: benchNodes,
+  },
 ];
 
 const FULL: Sizes = {

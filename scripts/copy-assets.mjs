@@ -7,6 +7,8 @@ import { fileURLToPath } from 'node:url';
 export const MIGRATION_SETS = [
   { component: 'jobs', dir: 'src/engine/sqlite/migrations' },
   { component: 'catalog', dir: 'src/datasets/migrations' },
+  { component: 'pg-jobs', dir: 'src/engine/postgres/migrations' },
+  { component: 'pg-catalog', dir: 'src/datasets/postgres-migrations' },
 ];
 
 if (fileURLToPath(import.meta.url) === resolve(process.argv[1] ?? '')) {

@@ -1,13 +1,18 @@
-// The one composition root: open and migrate the database → the engine and its kinds → the domain (datasets,
-// exports, retention) → the HTTP app. `offload serve` uses it, and so can an embedder: nothing is left to wire.
+// The one composition root: open and migrate the store (SQLite or PostgreSQL) → the engine and its kinds → the
+// domain (datasets, exports, retention) → the HTTP app. `offload serve` uses it, and so can an embedder: nothing is
+// left to wire.
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type Koa from 'koa';
 import type { Logger } from 'pino';
 import { BUILT_IN_KINDS, builtInKindUrl, DEMO_KIND } from './built-in-kinds.js';
+import { SqliteDatasetCatalog, type DatasetCatalog } from './datasets/dataset-catalog.js';
 import { Datasets, openCatalogDatabase } from './datasets/datasets.js';
+import { openPostgresDatasetCatalog } from './datasets/postgres-dataset-catalog.js';
 import type { Durability } from './db/open-database.js';
 import { createEngine, type Engine, type EngineOptions } from './engine/engine.js';
+import type { JobStore } from './engine/job-store.js';
+import { openPostgresJobStore } from './engine/postgres/postgres-job-store.js';
 import { openSqliteJobStore } from './engine/sqlite/sqlite-job-store.js';
 import { Exports } from './exports/exports.js';
 import { startRetentionSweeper } from './exports/retention.js';
@@ -17,8 +22,13 @@ import { reasonOf, StartupError } from './startup-error.js';
 import { VERSION } from './version.js';
 
 export interface OffloadOptions {
-  /** The jobs database and every file (see src/contracts/data-layout.ts). Created if missing. */
+  /**
+   * Every file (see src/contracts/data-layout.ts), and with the SQLite store the jobs database. Created if missing.
+   * With a PostgreSQL store, the one directory every node sharing that database mounts.
+   */
   dataDir: string;
+  /** `sqlite` (default: jobs.db in dataDir), or a `postgres://` URL: jobs and the dataset catalog in PostgreSQL. */
+  store?: string;
   logger: Logger;
   durability?: Durability;
   /** The engine's tuning (threads, leases, limits). */
@@ -35,7 +45,7 @@ export interface OffloadOptions {
   http?: Omit<AppOptions, 'engine' | 'datasets' | 'exports' | 'logger'>;
 }
 
-export const OFFLOAD_DEFAULTS = Object.freeze({ resultTtlMs: 24 * 3600 * 1000, durability: 'normal' as Durability });
+export const OFFLOAD_DEFAULTS = Object.freeze({ resultTtlMs: 24 * 3600 * 1000, durability: 'normal' as Durability, store: 'sqlite' });
 
 export interface Offload {
   readonly engine: Engine;
@@ -49,37 +59,46 @@ export interface Offload {
   close(options?: { graceMs?: number }): Promise<void>;
 }
 
-export function createOffload(options: OffloadOptions): Offload {
+/**
+ * The job store and the dataset catalog, both in SQLite (jobs.db) or both in PostgreSQL. The engine's tables
+ * first: the catalog's migrations build on them.
+ */
+async function openStores(dataDir: string, store: string, durability: Durability): Promise<{ store: JobStore; catalog: DatasetCatalog }> {
+  const postgres = store !== 'sqlite';
+  const jobs = postgres ? await openPostgresJobStore(store, { durability }) : openSqliteJobStore(dataDir, { durability });
+  try {
+    const catalog = postgres ? await openPostgresDatasetCatalog(store, { durability }) : new SqliteDatasetCatalog(openCatalogDatabase(dataDir, { durability }));
+    return { store: jobs, catalog };
+  } catch (err) {
+    await jobs.close();
+    throw err;
+  }
+}
+
+export async function createOffload(options: OffloadOptions): Promise<Offload> {
   const dataDir = resolve(options.dataDir);
   const durability = options.durability ?? OFFLOAD_DEFAULTS.durability;
   const resultTtlMs = options.resultTtlMs ?? OFFLOAD_DEFAULTS.resultTtlMs;
-  const unusable = (err: unknown) => {
-    // SQLite's own messages ("unable to open database file") do not say which file.
-    const where = (err as { code?: unknown }).code?.toString().startsWith('SQLITE_') ? ` (${jobsDatabasePath(dataDir)})` : '';
-    return new StartupError(`the data directory ${dataDir} cannot be used: ${reasonOf(err)}${where}`, { cause: err });
-  };
-  let store;
+  let stores;
   try {
     mkdirSync(dataDir, { recursive: true });
-    // The engine's tables first: the catalog's migrations build on them.
-    store = openSqliteJobStore(dataDir, { durability });
+    stores = await openStores(dataDir, options.store ?? OFFLOAD_DEFAULTS.store, durability);
   } catch (err) {
-    throw unusable(err);
+    if (options.store !== undefined && options.store !== 'sqlite') {
+      throw new StartupError(`the PostgreSQL store cannot be used: ${reasonOf(err)}`, { cause: err });
+    }
+    // SQLite's own messages ("unable to open database file") do not say which file.
+    const where = (err as { code?: unknown }).code?.toString().startsWith('SQLITE_') ? ` (${jobsDatabasePath(dataDir)})` : '';
+    throw new StartupError(`the data directory ${dataDir} cannot be used: ${reasonOf(err)}${where}`, { cause: err });
   }
-  let catalogDb;
-  try {
-    catalogDb = openCatalogDatabase(dataDir, { durability });
-  } catch (err) {
-    void store.close();
-    throw unusable(err);
-  }
+  const { store, catalog } = stores;
   const engine = createEngine({ ...options.engine, dataDir, store, logger: options.logger });
   for (const builtIn of BUILT_IN_KINDS) {
     if (builtIn.kind === DEMO_KIND && options.demoKind === false) continue;
     engine.register(builtIn.kind, builtInKindUrl(builtIn), { internal: builtIn.internal, taskErrorCodes: builtIn.errorCodes });
   }
   for (const { kind, module } of options.kinds ?? []) engine.register(kind, module);
-  const datasets = new Datasets(engine, catalogDb, { maxRecordBytes: options.maxRecordBytes });
+  const datasets = new Datasets(engine, catalog, { maxRecordBytes: options.maxRecordBytes });
   const exports = new Exports(engine, datasets, resultTtlMs, { producer: `offload ${VERSION}` });
   // The app (and its metrics) before start: start-up recovery of orphaned jobs is counted too.
   const app = createApp({ ...options.http, engine, datasets, exports, logger: options.logger });

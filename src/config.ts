@@ -16,6 +16,8 @@ export interface Config {
   port: number;
   host: string;
   dataDir: string;
+  /** Where jobs and the catalog live: `sqlite` (jobs.db in dataDir) or a `postgres://` URL shared by several nodes. */
+  store: string;
   threads: number;
   workerMemoryMb: number;
   /** Extra job kinds: kind → worker module path. */
@@ -74,7 +76,8 @@ interface FlagSpec {
 export const FLAGS: Record<string, FlagSpec> = {
   port: { env: 'OFFLOAD_PORT', type: 'string', default: '8080', help: 'port to listen on (0: any free port)' },
   host: { env: 'OFFLOAD_HOST', type: 'string', default: '127.0.0.1', help: 'address to bind' },
-  'data-dir': { env: 'OFFLOAD_DATA_DIR', type: 'string', default: 'data', help: 'directory of the jobs database and all files' },
+  'data-dir': { env: 'OFFLOAD_DATA_DIR', type: 'string', default: 'data', help: 'directory of the jobs database and all files (with --store postgres://…: one directory every node mounts)' },
+  store: { env: 'OFFLOAD_STORE', type: 'string', default: 'sqlite', help: 'sqlite (jobs.db in --data-dir), or a postgres:// URL for several nodes sharing one database and one --data-dir' },
   threads: { env: 'OFFLOAD_THREADS', type: 'string', help: 'worker threads in the pool (default: cores - 1, at least 1)' },
   'worker-memory-mb': { env: 'OFFLOAD_WORKER_MEMORY_MB', type: 'string', default: String(ENGINE_DEFAULTS.workerMemoryMb), help: 'heap limit of each worker thread, MB' },
   job: { env: 'OFFLOAD_JOBS', type: 'string', multiple: true, help: 'KIND=FILE: register a worker module as a job kind (repeatable; env: comma-separated)' },
@@ -181,6 +184,7 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
     port: integer('port', 0, 65535),
     host: raw('host')!,
     dataDir: raw('data-dir')!,
+    store: parseStore(raw('store')!),
     threads: raw('threads') === undefined ? ENGINE_DEFAULTS.threads : integer('threads', 1, 1024),
     workerMemoryMb: integer('worker-memory-mb', 16, 1024 * 1024),
     jobs,
@@ -226,6 +230,21 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
     );
   }
   return config;
+}
+
+/** `sqlite`, or a URL the PostgreSQL driver can use (its password is never repeated in a message). */
+function parseStore(text: string): string {
+  if (text === 'sqlite') return text;
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch {
+    url = undefined;
+  }
+  if (!url || !['postgres:', 'postgresql:'].includes(url.protocol) || !url.hostname && !url.searchParams.has('host')) {
+    throw new ConfigError('--store (OFFLOAD_STORE) must be "sqlite" or a PostgreSQL URL such as postgres://user@db.internal:5432/offload');
+  }
+  return text;
 }
 
 const DURATION = /^(\d+)(ms|s|m|h|d)?$/;

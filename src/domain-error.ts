@@ -10,7 +10,8 @@ export type DomainErrorCode =
   | 'upload_empty'
   | 'export_not_ready'
   | 'export_failed'
-  | 'export_gone';
+  | 'export_gone'
+  | 'export_file_unavailable';
 
 export class DomainError extends Error {
   override name = 'DomainError';

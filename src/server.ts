@@ -23,8 +23,9 @@ export async function startServer(
   logger: Logger,
   engineOverrides: Partial<Omit<EngineOptions, 'dataDir' | 'store' | 'logger'>> = {},
 ): Promise<RunningServer> {
-  const offload = createOffload({
+  const offload = await createOffload({
     dataDir: config.dataDir,
+    store: config.store,
     logger,
     durability: config.durability,
     engine: {

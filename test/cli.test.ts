@@ -94,7 +94,18 @@ describe('parseConfig', () => {
     assert.equal(config.maxUploadMb, 1024);
     assert.equal(config.resultTtlMs, 24 * 3600 * 1000);
     assert.equal(config.durability, 'normal');
+    assert.equal(config.store, 'sqlite');
     assert.equal(config.token, undefined);
+  });
+
+  test('--store takes sqlite or a PostgreSQL URL, from the flag or OFFLOAD_STORE', () => {
+    assert.equal(parseConfig(['--store', 'postgres://u:p@db.internal:5432/offload'], {}).store, 'postgres://u:p@db.internal:5432/offload');
+    assert.equal(parseConfig([], { OFFLOAD_STORE: 'postgresql://db/offload' }).store, 'postgresql://db/offload');
+    assert.equal(parseConfig(['--store', 'sqlite'], { OFFLOAD_STORE: 'postgres://db/x' }).store, 'sqlite');
+    const message = '--store (OFFLOAD_STORE) must be "sqlite" or a PostgreSQL URL such as postgres://user@db.internal:5432/offload';
+    for (const bad of ['mysql://db/x', 'postgres', 'http://db/x', 'postgres:///x', 'Sqlite']) {
+      assert.throws(() => parseConfig(['--store', bad], {}), (err: unknown) => err instanceof ConfigError && err.message === message, bad);
+    }
   });
 
   test('flags win over OFFLOAD_* variables, which win over defaults', () => {

@@ -93,7 +93,7 @@ describe('GET /events', () => {
   test('a job created by another process sharing the database appears on the stream (the poll)', async () => {
     const stream = await openEvents(`${server.url}/events`);
     await stream.until('ready', (e) => e.event === 'ready');
-    const other = await spawnServer(server.dataDir);
+    const other = await spawnServer(server.dataDir, server.storeArgs);
     try {
       const id = (await other.request('POST', '/jobs', { body: { kind: 'noop', payload: {} } })).body.job_id;
       await stream.until('the other process\'s job', (e) => e.data.job_id === id, 10_000);

@@ -40,7 +40,7 @@ describe('fencing', () => {
     // The lease expires; another process recovers the job and claims it again.
     const keeper = new LeaseKeeper({
       store, self: { id: 'new-owner', hostname: 'h', pid: 1, startedAt: now, heartbeatAt: now }, leaseMs: 1000,
-      crashLimit: 2, backoff: { baseMs: 0, maxMs: 0 }, logger: silent, runningFences: () => [], hasClaimInFlight: () => false, onLeaseLost() {}, onCancelRequested() {}, onChange() {},
+      crashLimit: 2, backoff: { baseMs: 0, maxMs: 0 }, logger: silent, runningFences: () => [], hasClaimInFlight: () => false, claimsStarted: () => 0, onLeaseLost() {}, onCancelRequested() {}, onChange() {},
     });
     await store.registerOwner({ id: 'new-owner', hostname: 'h', pid: 1, startedAt: now, heartbeatAt: now });
     assert.equal(await store.endOrphan(oldFence, { status: 'failed', error: { code: 'lost', message: 'x' } }, now + 5, false), undefined,
@@ -93,6 +93,35 @@ describe('fencing', () => {
       frozen.child.kill('SIGKILL');
       await frozen.exited;
       await server?.close();
+    }
+  });
+});
+
+describe('owners', () => {
+  test("another machine's owner row is forgotten once its heartbeat has not moved for 10 leases here, whatever its clock says", async () => {
+    const store = openSqliteJobStore(makeTempDir());
+    const leaseMs = 30;
+    const keeper = new LeaseKeeper({
+      store, self: { id: 'me', hostname: hostname(), pid: process.pid, startedAt: Date.now(), heartbeatAt: Date.now() }, leaseMs,
+      crashLimit: 2, backoff: { baseMs: 0, maxMs: 0 }, logger: silent, runningFences: () => [], hasClaimInFlight: () => false, claimsStarted: () => 0, onLeaseLost() {}, onCancelRequested() {}, onChange() {},
+    });
+    try {
+      // Clocks 10 minutes behind ours: by their values both look silent for ages, yet one of them renews.
+      const behind = Date.now() - 600_000;
+      for (const id of ['renewing', 'silent']) await store.registerOwner({ id, hostname: 'another-machine', pid: 1, startedAt: behind, heartbeatAt: behind });
+      await keeper.recoverOrphans();
+      assert.deepEqual((await store.listOwners()).map((o) => o.id).sort(), ['renewing', 'silent'], 'a heartbeat value says nothing across machines');
+      const started = performance.now();
+      let beat = behind;
+      await waitFor(async () => {
+        await store.touchOwner('renewing', ++beat);
+        await keeper.recoverOrphans();
+        return (await store.listOwners()).some((o) => o.id === 'silent') ? undefined : true;
+      }, 5000, 'the silent owner to be forgotten');
+      assert.ok(performance.now() - started >= 10 * leaseMs - 5, 'not before its heartbeat stood still for 10 leases');
+      assert.deepEqual((await store.listOwners()).map((o) => o.id), ['renewing'], 'the one whose heartbeat moves is kept');
+    } finally {
+      await store.close();
     }
   });
 });

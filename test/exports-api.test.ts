@@ -1,13 +1,14 @@
 // Datasets and exports over real HTTP: streaming upload, import job, export job per format, download.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 import { parse as parseCsv } from 'csv-parse/sync';
 import ExcelJS from 'exceljs';
 import { parquetReadObjects } from 'hyparquet';
+import { exportPath } from '../src/contracts/data-layout.js';
 import { createNastyRows, NASTY_COLUMNS, toNastyCsv, toNastyNdjson } from './format-fixtures.js';
 import { startTestServer, waitFor, type TestServer } from './helpers.js';
 
@@ -216,6 +217,27 @@ describe('exports', () => {
     assert.equal(gone.body.error.code, 'gone');
     const doc = (await server.request('GET', `/exports/${created.body.job_id}`)).body;
     assert.equal(doc.result.expired, true);
+  });
+
+  test('a file this node does not see, or sees with another size, is 404 file_unavailable, never served; deleted, 410 gone', async () => {
+    const created = await server.request('POST', '/exports', { body: { dataset_id: datasetId, format: 'csv' } });
+    await server.waitForJob(created.body.job_id);
+    const file = exportPath(server.dataDir, created.body.job_id, 'csv');
+    const written = readFileSync(file);
+    // What a node sees whose copy of the shared data directory lacks the file, or holds another version of it.
+    rmSync(file);
+    const missing = await server.request('GET', `/exports/${created.body.job_id}/download`);
+    assert.deepEqual([missing.status, missing.body.error.code], [404, 'file_unavailable']);
+    assert.match(missing.body.error.message, /does not see its file/);
+    writeFileSync(file, written.subarray(0, written.length - 1));
+    const truncated = await server.request('GET', `/exports/${created.body.job_id}/download`);
+    assert.deepEqual([truncated.status, truncated.body.error.code], [404, 'file_unavailable']);
+    assert.deepEqual(truncated.body.error.details, { expected_bytes: written.length, seen_bytes: written.length - 1 });
+    writeFileSync(file, written);
+    assert.equal((await server.request('GET', `/exports/${created.body.job_id}/download`)).status, 200);
+    assert.equal((await server.request('DELETE', `/exports/${created.body.job_id}`)).status, 204);
+    const gone = await server.request('GET', `/exports/${created.body.job_id}/download`);
+    assert.deepEqual([gone.status, gone.body.error.code], [410, 'gone']);
   });
 
   test('a cancelled export leaves no file that can be downloaded', async () => {

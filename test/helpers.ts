@@ -8,6 +8,7 @@ import { pino } from 'pino';
 import { parseConfig } from '../src/config.js';
 import type { EngineOptions } from '../src/engine/engine.js';
 import { startServer, type RunningServer } from '../src/server.js';
+import { startPostgres, type PostgresCluster } from './pg-harness.js';
 
 export const FIXTURE_KINDS = [
   'noop', 'echo', 'throws', 'throws-retryable', 'throws-non-error', 'exits', 'oom', 'hang', 'timer-throws',
@@ -31,16 +32,36 @@ export function makeTempDir(prefix = 'offload-test-'): string {
   return dir;
 }
 
+let postgresCluster: Promise<PostgresCluster> | undefined;
+let postgresDatabases = 0;
+
+/** A fresh, empty database on this test process's PostgreSQL server (started at the first call, stopped at the end). */
+export async function createPostgresDatabase(): Promise<string> {
+  postgresCluster ??= startPostgres();
+  return (await postgresCluster).createDatabase(`test_${process.pid}_${++postgresDatabases}`);
+}
+
+/**
+ * OFFLOAD_TEST_STORE=postgres runs every startTestServer of the process on the PostgreSQL store, each on a fresh
+ * database (test/acceptance-pg.test.ts runs the API suites that way).
+ */
+async function testStoreArgs(): Promise<string[]> {
+  return process.env.OFFLOAD_TEST_STORE === 'postgres' ? ['--store', await createPostgresDatabase()] : [];
+}
+
 // Whatever a test file started is stopped when it ends, even if the test failed before its own cleanup.
 after(async () => {
   await Promise.all([...servers].map((s) => s.close()));
   for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  if (postgresCluster) (await postgresCluster).stop();
   for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
 });
 
 export interface TestServer {
   url: string;
   dataDir: string;
+  /** The `--store` flag of its store (none for SQLite): another process given these and dataDir shares its jobs. */
+  storeArgs: string[];
   engine: RunningServer['engine'];
   /** The composed engine, datasets, exports and app the server runs. */
   offload: RunningServer['offload'];
@@ -70,9 +91,10 @@ const finished = (job: any) => ['succeeded', 'failed', 'cancelled'].includes(job
 export async function startTestServer(
   { args = [], engine = {}, dataDir = makeTempDir() }: { args?: string[]; engine?: Partial<EngineOptions>; dataDir?: string } = {},
 ): Promise<TestServer> {
+  const storeArgs = await testStoreArgs();
   const config = parseConfig(
     ['--port', '0', '--data-dir', dataDir, '--threads', '2', '--retry-base-ms', '20', '--shutdown-grace', '2',
-      ...FIXTURE_KINDS.flatMap((kind) => ['--job', `${kind}=${fixturePath(kind)}`]), ...args],
+      ...FIXTURE_KINDS.flatMap((kind) => ['--job', `${kind}=${fixturePath(kind)}`]), ...storeArgs, ...args],
     {},
   );
   const logger = pino({ level: process.env.OFFLOAD_TEST_LOG ?? 'silent' });
@@ -80,6 +102,7 @@ export async function startTestServer(
   const server: TestServer = {
     url: running.url,
     dataDir,
+    storeArgs,
     engine: running.engine,
     offload: running.offload,
     request: (method, path, options) => request(running.url, method, path, options),

@@ -18,11 +18,16 @@ export interface BenchEngine {
  * Logs at `info` to a file with pino's synchronous destination — what `offload serve` does on stdout — so that
  * the per-job log lines cost what they cost in production.
  */
-export async function startBenchEngine(dataDir: string, options: Omit<EngineOptions, 'dataDir' | 'store' | 'logger'> = {}): Promise<BenchEngine> {
+export async function startBenchEngine(
+  dataDir: string,
+  options: Omit<EngineOptions, 'dataDir' | 'store' | 'logger'> = {},
+  /** `sqlite`, or a `postgres://` URL (see OffloadOptions.store). */
+  store?: string,
+): Promise<BenchEngine> {
   mkdirSync(dataDir, { recursive: true });
   const logger = pino({ name: 'offload', level: 'info' }, pino.destination({ dest: path.join(dataDir, 'engine.log'), sync: true }));
   // The whole composition (built-in kinds registered), without the HTTP server.
-  const offload = createOffload({ dataDir, logger, engine: { maxPending: 100_000_000, ...options } });
+  const offload = await createOffload({ dataDir, store, logger, engine: { maxPending: 100_000_000, ...options } });
   const { engine } = offload;
   const finished = new Map<string, Job>();
   const waiters = new Map<string, (job: Job) => void>();

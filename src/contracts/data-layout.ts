@@ -5,6 +5,7 @@
 //   <dataDir>/uploads/<datasetId>.upload       an upload until its import job ended
 //   <dataDir>/datasets/<datasetId>.sqlite      a dataset, written once by its import
 //   <dataDir>/exports/<jobId>.<ext>[.gz]       an export file until --result-ttl after it finished
+//   <dataDir>/exports/<jobId>.deleted          an empty marker: that export's file was deleted (DELETE)
 //
 // Ids are lower-cased in names, so two spellings of one UUID name one file.
 import { lstatSync, realpathSync } from 'node:fs';
@@ -49,6 +50,14 @@ export function datasetPath(dataDir: string, datasetId: string): string {
 export function exportPath(dataDir: string, jobId: string, extension: string): string {
   if (!EXTENSION.test(extension)) throw new UnsafePathError(`not an export file extension: ${JSON.stringify(extension.slice(0, 32))}`);
   return path.join(dataDir, DATA_DIRS.exports, `${idName(jobId, 'a job id')}.${extension}`);
+}
+
+/**
+ * Written when a client deletes an export's file, so that a node which does not find the file can tell "deleted"
+ * (410) from "not visible here" (its copy of the shared data directory is missing or behind). Swept with the exports.
+ */
+export function exportDeletedMarkerPath(dataDir: string, jobId: string): string {
+  return path.join(dataDir, DATA_DIRS.exports, `${idName(jobId, 'a job id')}.deleted`);
 }
 
 /** The dataset id an upload's file name stands for, or undefined for any other name. */

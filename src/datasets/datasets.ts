@@ -11,7 +11,7 @@ import type { Durability } from '../db/open-database.js';
 import { DomainError } from '../domain-error.js';
 import { migrationsDirectory } from '../runtime/single-executable.js';
 import { IMPORT_KIND, type DatasetColumn, type ImportContentType, type ImportPayload, type ImportResult } from '../contracts/import-contract.js';
-import { DatasetCatalog, type DatasetRecord } from './dataset-catalog.js';
+import type { DatasetCatalog, DatasetRecord } from './dataset-catalog.js';
 import { receiveUpload } from './receive-upload.js';
 import { readDatasetPreview, type DatasetPreview } from './dataset-preview.js';
 
@@ -69,22 +69,20 @@ export class Datasets {
   readonly #engine: Engine;
   readonly #dataDir: string;
   readonly #catalog: DatasetCatalog;
-  readonly #db: Database;
   readonly #maxRecordBytes: number | undefined;
 
   /**
-   * `db`: from openCatalogDatabase, closed with the engine. `maxRecordBytes`: the largest single record an import
+   * `catalog`: where dataset rows are (SQLite or PostgreSQL, beside the jobs), closed with the engine. `maxRecordBytes`: the largest single record an import
    * accepts (the import's own default when undefined).
    */
-  constructor(engine: Engine, db: Database, { maxRecordBytes }: { maxRecordBytes?: number } = {}) {
+  constructor(engine: Engine, catalog: DatasetCatalog, { maxRecordBytes }: { maxRecordBytes?: number } = {}) {
     this.#engine = engine;
     this.#dataDir = engine.dataDir;
-    this.#db = db;
     this.#maxRecordBytes = maxRecordBytes;
-    this.#catalog = new DatasetCatalog(db);
+    this.#catalog = catalog;
     mkdirSync(dataSubdir(this.#dataDir, DATA_DIRS.uploads), { recursive: true });
     engine.on('change', this.#onJobChange);
-    engine.once('closed', () => this.close());
+    engine.once('closed', () => void this.close());
   }
 
   /** Streams the upload to disk, then enqueues its import. The catalog row is written after the job's commit. */
@@ -106,7 +104,7 @@ export class Datasets {
       // Pinned: the catalog row references the import job and reads the dataset's columns from it.
       const { job } = await this.#engine.enqueue({ kind: IMPORT_KIND, payload, ref: id, pinned: true });
       const record = { id, name, jobId: job.id, createdAt: job.createdAt };
-      this.#catalog.create(record);
+      await this.#catalog.create(record);
       return toView({ ...record, seq: 0 }, job);
     } catch (err) {
       await rm(sourcePath, { force: true });
@@ -115,12 +113,12 @@ export class Datasets {
   }
 
   async get(id: string): Promise<DatasetView | undefined> {
-    const record = this.#catalog.get(id);
+    const record = await this.#catalog.get(id);
     return record && toView(record, await this.#engine.get(record.jobId));
   }
 
   async list({ limit, cursor }: { limit: number; cursor?: number }): Promise<{ datasets: DatasetView[]; nextCursor: number | null }> {
-    const records = this.#catalog.list({ limit: limit + 1, beforeSeq: cursor });
+    const records = await this.#catalog.list({ limit: limit + 1, beforeSeq: cursor });
     const page = records.slice(0, limit);
     const datasets = await Promise.all(page.map(async (record) => toView(record, await this.#engine.get(record.jobId))));
     return { datasets, nextCursor: records.length > limit ? page[page.length - 1]!.seq : null };
@@ -128,11 +126,11 @@ export class Datasets {
 
   /** False when there is no such dataset; refuses while its import or an export of it is pending or running. */
   async remove(id: string): Promise<boolean> {
-    if (!this.#catalog.get(id)) return false;
+    if (!(await this.#catalog.get(id))) return false;
     if ((await this.#engine.countActive({ ref: id })) > 0) {
       throw new DomainError('dataset_in_use', 'The dataset is being imported or exported; cancel those jobs or wait for them to finish.');
     }
-    this.#catalog.remove(id);
+    await this.#catalog.remove(id);
     await rm(containedPath(this.#dataDir, datasetPath(this.#dataDir, id)), { force: true });
     return true;
   }
@@ -149,9 +147,9 @@ export class Datasets {
     return this.#engine.countActive({ ref: id });
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.#engine.off('change', this.#onJobChange);
-    if (this.#db.open) this.#db.close();
+    await this.#catalog.close();
   }
 
   readonly #onJobChange = (job: Job): void => {

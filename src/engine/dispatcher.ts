@@ -58,6 +58,7 @@ export class Dispatcher {
   #claimAgain = false;
   #claimRound: Promise<void> = Promise.resolve();
   #claimsInFlight = 0;
+  #claimsStarted = 0;
   #stopped = false;
   /** Set once the shutdown grace is over: outcome writes still failing are given up (the lease then expires). */
   #givingUp = false;
@@ -79,6 +80,11 @@ export class Dispatcher {
   /** A claim committed but not yet tracked may exist: own rows must not be taken for orphans meanwhile. */
   get hasClaimInFlight(): boolean {
     return this.#claimsInFlight > 0;
+  }
+
+  /** Claims started so far (see LeaseKeeperOptions.claimsStarted). */
+  get claimsStarted(): number {
+    return this.#claimsStarted;
   }
 
   /** Looks for work now. Cheap to call often: calls made while a claim is under way fold into one more round. */
@@ -136,6 +142,7 @@ export class Dispatcher {
         if (this.#stopped || free <= 0) break;
         const now = engineNow();
         this.#claimsInFlight++;
+        this.#claimsStarted++;
         let jobs: Job[];
         try {
           // Jobs with an attempt still winding down here are not claimed again until it has.

@@ -36,6 +36,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   #dispatcher: Dispatcher | undefined;
   #leases: LeaseKeeper | undefined;
   #retention: JobRetention | undefined;
+  #stopListening: (() => void) | undefined;
   #closing = false;
   #closed: Promise<void> | undefined;
   /** Inserts queued in the store but not committed yet: counted against maxPending too. */
@@ -116,6 +117,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       logger: this.#logger,
       runningFences: () => dispatcher.runningFences(),
       hasClaimInFlight: () => dispatcher.hasClaimInFlight,
+      claimsStarted: () => dispatcher.claimsStarted,
       onLeaseLost: (fence) => dispatcher.abandon(fence),
       onCancelRequested: (jobId) => void dispatcher.abort(jobId, 'cancelled'),
       onChange,
@@ -124,6 +126,8 @@ export class Engine extends EventEmitter<EngineEvents> {
         if (isTerminal(job.status)) this.emit('finished', job);
       },
     });
+    // Work committed by other processes wakes the dispatcher at once, where the store can tell (see JobStore).
+    this.#stopListening = this.#store.onJobsAvailable?.(() => dispatcher.wake());
     const recovered = await this.#leases.start();
     this.#retention = startJobRetention({ store: this.#store, ttlMs: options.jobTtlMs, logger: this.#logger });
     this.#logger.info({ owner: this.ownerId, threads: options.threads, recovered: recovered.length, kinds: this.kinds }, 'engine started');
@@ -298,6 +302,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     // Each step runs whatever the one before did: on a full or locked disk, removing the owner row fails, and the
     // pool must still be destroyed and the database closed.
     const step = (what: string, run: () => Promise<unknown> | undefined) => settle(run, (err) => this.#logger.error({ err }, `${what} failed during shutdown`));
+    this.#stopListening?.();
     await step('stopping job retention', () => this.#retention?.stop());
     const drained = (await step('draining running jobs', () => this.#dispatcher?.drain(graceMs))) as object | undefined;
     await step('stopping the lease keeper', () => this.#leases?.stop());

@@ -161,5 +161,12 @@ export interface JobStore {
   touchOwner(id: string, now: number): Promise<boolean>;
   /** Checks that the database accepts a write. */
   ping(): Promise<void>;
+  /**
+   * Optional. Calls `listener` whenever jobs may have become claimable through any process sharing the store (on
+   * PostgreSQL: a NOTIFY sent by the commit of an insert, retry, release or recovery); returns the unsubscribe
+   * function. The engine then claims at once instead of waiting for its poll, which stays as the safety net. A
+   * store without it (SQLite, whose writes from other processes cannot be observed) is found by the poll alone.
+   */
+  onJobsAvailable?(listener: () => void): () => void;
   close(): Promise<void>;
 }

@@ -17,6 +17,8 @@ export interface LeaseKeeperOptions {
   runningFences(): Fence[];
   /** A claim of this process may be committed but not yet tracked: its own rows are not orphans meanwhile. */
   hasClaimInFlight(): boolean;
+  /** How many claims this process has started so far: one started during a read makes that read's own rows unsure. */
+  claimsStarted(): number;
   /** The lease of an attempt this process runs was taken by another process: stop running it, write nothing. */
   onLeaseLost(fence: Fence): void;
   /** Another process asked to cancel a job this process runs. */
@@ -44,6 +46,8 @@ export class LeaseKeeper {
   #heartbeatTimer: NodeJS.Timeout | undefined;
   /** Each running row of other owners, by id:attempt: its lease value as last seen, and since when (monotonic). */
   #leasesSeen = new Map<string, { lease: number; since: number }>();
+  /** Each other owner's heartbeat value as last seen, and since when (monotonic). */
+  #heartbeatsSeen = new Map<string, { heartbeat: number; since: number }>();
   #recoveryTimer: NodeJS.Timeout | undefined;
 
   constructor(options: LeaseKeeperOptions) {
@@ -94,12 +98,17 @@ export class LeaseKeeper {
     const owners = await store.listOwners();
     const goneOwners = new Set(owners.filter((owner) => owner.id !== self.id && isOwnerGone(owner, self)).map((o) => o.id));
     // Rows this owner holds but runs no attempt of (an outcome it could not write and gave up on, a claim it
-    // lost track of) are orphans at once: no heartbeat of ours renews them. Not while a claim may be untracked.
-    const includeOwn = !this.#options.hasClaimInFlight();
-    const runningHere = new Set(this.#options.runningFences().map((fence) => `${fence.id}:${fence.attempt}`));
+    // lost track of) are orphans at once: no heartbeat of ours renews them. Not while a claim may be untracked:
+    // neither in flight when the read below starts or ends, nor started and finished while it ran (a store whose
+    // read is asynchronous, PostgreSQL, can return a row claimed during the read, not yet tracked).
+    const claimsBefore = this.#options.claimsStarted();
+    const noClaimBefore = !this.#options.hasClaimInFlight();
     const recovered: Job[] = [];
     // Every running row: whether a lease expired is judged below by this process's monotonic clock.
     const running = await store.findOrphans(Number.MAX_SAFE_INTEGER);
+    const includeOwn = noClaimBefore && !this.#options.hasClaimInFlight() && this.#options.claimsStarted() === claimsBefore;
+    // Read after the rows: every attempt claimed before the read is tracked by now, unless it already ended.
+    const runningHere = new Set(this.#options.runningFences().map((fence) => `${fence.id}:${fence.attempt}`));
     for (const orphan of this.#orphansAmong(running, goneOwners, includeOwn ? runningHere : undefined)) {
       const deaths = 1 + (await this.#deathsInARow(orphan.id));
       const details = { owner: orphan.owner, attempt: orphan.attempts, lease_expired_at: orphan.leaseExpiresAt, deaths_in_a_row: deaths };
@@ -127,9 +136,18 @@ export class LeaseKeeper {
         this.#options.onRecovered?.(job);
       }
     }
-    // Forget owners that are gone, or silent for long enough that no lease of theirs can still be valid.
+    // Forget owners that are gone, or silent for long enough that no lease of theirs can still be valid: their
+    // heartbeat unchanged for 10 leases of this process's monotonic time (other machines' clocks are not compared).
+    const observedAt = performance.now();
+    const heartbeatsSeen = new Map<string, { heartbeat: number; since: number }>();
     for (const owner of owners) {
-      if (owner.id !== self.id && (goneOwners.has(owner.id) || owner.heartbeatAt < now - 10 * this.#options.leaseMs)) {
+      const before = this.#heartbeatsSeen.get(owner.id);
+      heartbeatsSeen.set(owner.id, before?.heartbeat === owner.heartbeatAt ? before : { heartbeat: owner.heartbeatAt, since: observedAt });
+    }
+    this.#heartbeatsSeen = heartbeatsSeen;
+    for (const owner of owners) {
+      const silent = observedAt - heartbeatsSeen.get(owner.id)!.since >= 10 * this.#options.leaseMs;
+      if (owner.id !== self.id && (goneOwners.has(owner.id) || silent)) {
         const stillHolds = (await store.findOrphans(now, [owner.id])).length > 0;
         if (!stillHolds) await store.removeOwner(owner.id);
       }

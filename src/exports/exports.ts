@@ -1,6 +1,6 @@
-import { stat, rm } from 'node:fs/promises';
+import { stat, rm, writeFile } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
-import { containedPath, exportPath } from '../contracts/data-layout.js';
+import { containedPath, exportDeletedMarkerPath, exportPath } from '../contracts/data-layout.js';
 import {
   EXPORT_KIND,
   exportExtension,
@@ -106,7 +106,12 @@ export class Exports {
     };
   }
 
-  /** The finished export's file, or a DomainError saying why there is none. */
+  /**
+   * The finished export's file, or a DomainError saying why there is none. Several nodes share the data directory:
+   * a file is served only if it is the one the export wrote (its size as recorded; files are renamed into place
+   * whole, never rewritten), so a node whose copy of the directory is missing or behind answers
+   * `export_file_unavailable` instead of a wrong file, and `export_gone` only when the file expired or was deleted.
+   */
   async file(job: Job): Promise<ExportFile> {
     if (job.status === 'pending' || job.status === 'running') {
       throw new DomainError('export_not_ready', `The export is ${job.status}; download it once it has succeeded.`);
@@ -116,8 +121,18 @@ export class Exports {
     }
     const path = this.#fileOf(job);
     const stats = await statFile(path);
-    if (!path || !stats) throw new DomainError('export_gone', 'The export file expired or was deleted; start a new export.');
-    return { job, result: job.result as ExportResult, path, stats };
+    const result = job.result as ExportResult;
+    if (path && stats && stats.size === result.bytes) return { job, result, path, stats };
+    if (!path || (!stats && (await this.#deletedOrExpired(job)))) {
+      throw new DomainError('export_gone', 'The export file expired or was deleted; start a new export.');
+    }
+    throw new DomainError(
+      'export_file_unavailable',
+      stats
+        ? 'The file this node sees is not the one the export wrote (its size differs): the data directory is not shared consistently; try another node.'
+        : 'The export succeeded, but this node does not see its file: the data directory must be shared by every node; try another node.',
+      { details: { expected_bytes: result.bytes, seen_bytes: stats?.size ?? null } },
+    );
   }
 
   /** Cancels a pending or running export; deletes the file of a finished one (the job row stays, as history). */
@@ -129,8 +144,21 @@ export class Exports {
       job = cancelled?.job ?? job;
     }
     const file = job.status === 'succeeded' ? this.#fileOf(job) : undefined;
-    if (file) await rm(file, { force: true });
+    if (file) {
+      await writeFile(containedPath(this.#engine.dataDir, exportDeletedMarkerPath(this.#engine.dataDir, job.id)), '');
+      await rm(file, { force: true });
+    }
     return { state: 'deleted' };
+  }
+
+  /** Deleted by a client (its marker is there), or past the result TTL, after which retention removes files. */
+  async #deletedOrExpired(job: Job): Promise<boolean> {
+    if ((job.finishedAt ?? job.updatedAt) + this.resultTtlMs <= Date.now()) return true;
+    try {
+      return (await statFile(containedPath(this.#engine.dataDir, exportDeletedMarkerPath(this.#engine.dataDir, job.id)))) !== undefined;
+    } catch {
+      return false;
+    }
   }
 
   /**

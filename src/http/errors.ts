@@ -48,6 +48,7 @@ const DOMAIN_ERRORS: Record<DomainErrorCode, (err: DomainError) => AppError> = {
   export_not_ready: (err) => new AppError('not_ready', err.message, { headers: { 'Retry-After': '1' } }),
   export_failed: (err) => new AppError('conflict', err.message),
   export_gone: (err) => new AppError('gone', err.message),
+  export_file_unavailable: (err) => new AppError('file_unavailable', err.message, { details: err.details }),
 };
 
 /** Turns a zod failure into the 400 answer, with one entry per problem. */

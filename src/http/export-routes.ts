@@ -154,7 +154,7 @@ export const exportRouteDocs: RouteDoc[] = [
       206: { description: 'The requested byte range.', contentType: 'application/octet-stream' },
       304: { description: 'Not modified (If-None-Match matched the ETag).' },
     },
-    errors: ['invalid_request', 'not_found', 'not_ready', 'conflict', 'gone', 'range_not_satisfiable'],
+    errors: ['invalid_request', 'not_found', 'not_ready', 'conflict', 'gone', 'file_unavailable', 'range_not_satisfiable'],
   },
   {
     method: 'delete',

@@ -1,77 +1,13 @@
-// The SQL of the jobs table and the one place where its columns become fields (SELECT * → Job).
+// The SQL of the jobs table in SQLite (rows become Jobs in ../job-row.ts).
 import type { Database, Statement } from 'better-sqlite3';
-import type { Job, JobStatus } from '../job.js';
-
-export interface JobRow {
-  seq: number;
-  id: string;
-  kind: string;
-  status: JobStatus;
-  payload: string;
-  priority: number;
-  run_at: number;
-  attempts: number;
-  max_attempts: number;
-  timeout_ms: number | null;
-  owner: string | null;
-  lease_expires_at: number | null;
-  cancel_requested: number;
-  progress_done: number | null;
-  progress_total: number | null;
-  result: string | null;
-  error: string | null;
-  created_at: number;
-  started_at: number | null;
-  finished_at: number | null;
-  updated_at: number;
-  idempotency_key: string | null;
-  request_hash: string | null;
-  ref: string | null;
-  /** 1: kept by job retention however old (not a Job field: only retention reads it). */
-  pinned: number;
-}
-
-export function toJob(row: JobRow): Job {
-  return {
-    seq: row.seq,
-    id: row.id,
-    kind: row.kind,
-    status: row.status,
-    payload: JSON.parse(row.payload),
-    priority: row.priority,
-    runAt: row.run_at,
-    attempts: row.attempts,
-    maxAttempts: row.max_attempts,
-    timeoutMs: row.timeout_ms,
-    owner: row.owner,
-    leaseExpiresAt: row.lease_expires_at,
-    cancelRequested: row.cancel_requested === 1,
-    progressDone: row.progress_done,
-    progressTotal: row.progress_total,
-    result: row.result === null ? null : JSON.parse(row.result),
-    error: row.error === null ? null : JSON.parse(row.error),
-    createdAt: row.created_at,
-    startedAt: row.started_at,
-    finishedAt: row.finished_at,
-    updatedAt: row.updated_at,
-    idempotencyKey: row.idempotency_key,
-    requestHash: row.request_hash,
-    ref: row.ref,
-  };
-}
+import { insertJobSql } from '../job-row.js';
 
 /** Every write that ends or extends an attempt matches this: it changes nothing once the row moved on. */
 const FENCE = `id = @id AND owner = @owner AND attempts = @attempt AND status = 'running'`;
 
 /** Every statement on the jobs and owners tables, by name; prepared once per connection. */
 export const JOB_SQL = Object.freeze({
-  insert: `
-    INSERT INTO jobs (id, kind, status, payload, priority, run_at, max_attempts, timeout_ms, created_at, updated_at,
-                      idempotency_key, request_hash, ref, pinned)
-    VALUES (@id, @kind, 'pending', @payload, @priority, @run_at, @max_attempts, @timeout_ms, @now, @now,
-            @idempotency_key, @request_hash, @ref, @pinned)
-    ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-    RETURNING *`,
+  insert: insertJobSql('*'),
   getByIdempotencyKey: `SELECT * FROM jobs WHERE idempotency_key = ?`,
   countActiveByRef: `
     SELECT count(*) AS n FROM jobs INDEXED BY jobs_active_by_ref

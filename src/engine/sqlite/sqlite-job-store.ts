@@ -9,7 +9,8 @@ import type {
 } from '../job-store.js';
 import { CONSOLE_SQL, listJobsSql } from './console-queries.js';
 import { GroupCommit, STORE_BUSY_TIMEOUT_MS } from './group-commit.js';
-import { prepareJobStatements, toJob, type JobRow } from './job-rows.js';
+import { cancelledInstead, inClaimOrder, toJob, type JobRow } from '../job-row.js';
+import { prepareJobStatements } from './job-rows.js';
 
 /** The engine's tables (jobs, owners, job_counts) and their migrations, as a set of its own. */
 export const JOBS_MIGRATIONS = {
@@ -91,7 +92,7 @@ export class SqliteJobStore implements JobStore {
         // Nothing of this kind due yet (say, retries backing off): skip the range, whose rows it would walk one by one.
         const firstDue = this.#sql.nextRunAtOfKind.get(kind) as number | undefined;
         if (firstDue === undefined || firstDue > request.now) return [];
-        return this.#sql.claimableOfKind.all({ kind, limit, now: request.now }) as ClaimCandidate[];
+        return this.#sql.claimableOfKind.all({ kind, limit, now: request.now }) as Array<Pick<JobRow, 'id' | 'priority' | 'run_at' | 'seq'>>;
       });
       const ids = candidates
         .filter((row) => !exclude.has(row.id))
@@ -270,20 +271,4 @@ export class SqliteJobStore implements JobStore {
       return row && toJob(row);
     });
   }
-}
-
-type ClaimCandidate = Pick<JobRow, 'id' | 'priority' | 'run_at' | 'seq'>;
-
-/** The order of jobs_claim_by_kind (priority DESC, run_at, seq), across kinds. */
-function inClaimOrder(a: ClaimCandidate, b: ClaimCandidate): number {
-  return b.priority - a.priority || a.run_at - b.run_at || a.seq - b.seq;
-}
-
-/** What a job asked to be cancelled records when its attempt ends otherwise (a retry, a recovery): it stays cancelled. */
-function cancelledInstead(attemptError: JobError): string {
-  return JSON.stringify({
-    code: 'cancelled',
-    message: 'The job was cancelled; its last attempt ended without finishing and it is not run again.',
-    details: { ...attemptError.details, attempt_error: attemptError.code },
-  } satisfies JobError);
 }

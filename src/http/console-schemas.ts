@@ -85,7 +85,12 @@ export const PreviewQuery = z.strictObject({ limit: z.coerce.number().int().min(
 
 export const DatasetPreview = z.object({
   columns: z.array(DatasetColumnSchema),
-  rows: z.array(z.array(z.unknown())).describe('The first rows, one value per column: a string, number, boolean or null.'),
+  rows: z
+    .array(z.array(z.unknown()))
+    .describe(
+      'The first rows, one value per column: a string, number, boolean or null. A text value (also date, timestamp, json) is cut to ' +
+        'its first 1000 characters, and the rows stop before `limit` once their text passes 1,000,000 characters.',
+    ),
   total_rows: z.int(),
 });
 export type DatasetPreview = z.infer<typeof DatasetPreview>;

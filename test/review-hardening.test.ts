@@ -1,8 +1,9 @@
 // Defects found by attacking the console's API as a hostile client, an operator and a data engineer would; each
 // test failed before its fix. Real server over HTTP, real SQLite, real worker threads.
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { startTestServer, type TestServer } from './helpers.js';
+import { startTestServer, waitFor, type TestServer } from './helpers.js';
 
 let server: TestServer;
 before(async () => {
@@ -41,5 +42,63 @@ describe('GET /datasets/{id}/preview', () => {
     assert.equal(preview.body.rows.length, 20);
     assert.deepEqual(preview.body.rows[3], [3, 'x'.repeat(1000)]);
     assert.equal(preview.body.total_rows, 20);
+  });
+});
+
+/** An event stream request whose answer this client reads no further than its first bytes: a stalled reader. */
+async function openUnread(path: string): Promise<net.Socket> {
+  const { hostname, port } = new URL(server.url);
+  const socket = net.connect(Number(port), hostname);
+  socket.on('error', () => {});
+  const head = await new Promise<string>((resolve) => {
+    socket.once('data', (chunk: Buffer) => {
+      socket.pause();
+      resolve(chunk.toString('latin1'));
+    });
+    socket.write(`GET ${path} HTTP/1.1\r\nHost: localhost\r\n\r\n`);
+  });
+  assert.match(head, /^HTTP\/1\.1 200 /);
+  assert.equal(await fetchStatus('/events'), 429, 'the unread stream holds the one slot of this client');
+  return socket;
+}
+
+/** The status of an event stream request, closing the stream at once. */
+async function fetchStatus(path: string): Promise<number> {
+  const controller = new AbortController();
+  const res = await fetch(server.url + path, { signal: controller.signal });
+  controller.abort();
+  return res.status;
+}
+
+describe('a client that does not read its event stream', () => {
+  test('GET /jobs/{id}/events: is cut off and gives its slot back, however much the job sends', async () => {
+    // Every progress event carries the job document with this payload: 20 of them are 16 MB.
+    const job = (await server.request('POST', '/jobs', { body: { kind: 'slow-progress', payload: { steps: 20, stepMs: 60, pad: 'p'.repeat(800_000) } } })).body.job_id;
+    const socket = await openUnread(`/jobs/${job}/events`);
+    try {
+      assert.equal((await server.waitForJob(job)).status, 'succeeded');
+      // Unfixed, the ended answer waited for the client to read its megabytes, holding the slot for ever (429).
+      await waitFor(async () => ((await fetchStatus('/events')) === 200 ? true : undefined), 10_000, 'the slot to be given back');
+    } finally {
+      socket.destroy();
+    }
+  });
+
+  test('GET /events: is cut off and gives its slot back while the feed goes on', async () => {
+    const socket = await openUnread('/events');
+    try {
+      // About 10 MB of events, past what the socket buffers and the 1 MiB the server keeps for a client.
+      for (let batch = 0; batch < 24; batch++) {
+        await Promise.all(Array.from({ length: 500 }, () => server.engine.enqueue({ kind: 'noop', payload: {}, delayMs: 3_600_000 })));
+      }
+      for (;;) {
+        const cancelled = await server.request('POST', '/jobs/bulk-cancel', { body: { kind: 'noop', status: 'pending' } });
+        assert.equal(cancelled.status, 200, cancelled.text);
+        if (cancelled.body.changed === 0) break;
+      }
+      await waitFor(async () => ((await fetchStatus('/events')) === 200 ? true : undefined), 10_000, 'the slot to be given back');
+    } finally {
+      socket.destroy();
+    }
   });
 });

@@ -102,3 +102,21 @@ describe('a client that does not read its event stream', () => {
     }
   });
 });
+
+describe('bulk actions', () => {
+  test('without any filter they act only when the body says all: true', async () => {
+    const job = (await server.request('POST', '/jobs', { body: { kind: 'noop', payload: {}, delay_ms: 3_600_000 } })).body.job_id;
+    for (const action of ['cancel', 'retry']) {
+      for (const body of [{}, { limit: 5 }, { kind: 'noop', all: true }, { all: false }]) {
+        const refused = await server.request('POST', `/jobs/bulk-${action}`, { body });
+        assert.equal(refused.status, 400, `${action} ${JSON.stringify(body)}: ${refused.text}`);
+        assert.equal(refused.body.error.code, 'invalid_request');
+        assert.equal(refused.body.error.details[0].path, 'all');
+      }
+    }
+    assert.equal((await server.request('GET', `/jobs/${job}`)).body.status, 'pending', 'the stray {} cancelled nothing');
+    const all = await server.request('POST', '/jobs/bulk-cancel', { body: { all: true } });
+    assert.equal(all.status, 200, all.text);
+    assert.ok(all.body.job_ids.includes(job));
+  });
+});

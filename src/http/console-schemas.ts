@@ -43,7 +43,13 @@ export function toListRequest(filter: JobFilter) {
 
 export const BulkActionBody = JobFilter.extend({
   limit: z.int().min(1).max(1000).default(1000).describe('Change at most this many jobs.'),
-});
+  all: z.literal(true).optional().describe('Required, and only allowed, without any filter: says that every job is meant.'),
+})
+  // `{}` is what a client sends by mistake (a lost filter, a stray curl): acting on every job must be said.
+  .refine((body) => (body.all === true) === Object.keys(JobFilter.shape).every((key) => body[key as keyof JobFilter] === undefined), {
+    message: 'give a filter (kind, status, dataset, q, created_after, created_before), or "all": true without one to mean every job',
+    path: ['all'],
+  });
 
 export const BulkActionResult = z.object({
   changed: z.int().describe('Jobs cancelled (or asked to stop), or put back to pending.'),

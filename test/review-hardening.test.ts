@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { startTestServer, waitFor, type TestServer } from './helpers.js';
+import { makeTempDir, spawnServer, startTestServer, waitFor, type TestServer } from './helpers.js';
 
 let server: TestServer;
 before(async () => {
@@ -118,5 +118,19 @@ describe('bulk actions', () => {
     const all = await server.request('POST', '/jobs/bulk-cancel', { body: { all: true } });
     assert.equal(all.status, 200, all.text);
     assert.ok(all.body.job_ids.includes(job));
+  });
+});
+
+describe('the demo kind sleep', () => {
+  test('a job of a few seconds leaves no listener per tick on its signal (no MaxListenersExceededWarning in the log)', async () => {
+    const child = await spawnServer(makeTempDir());
+    try {
+      const id = (await child.request('POST', '/jobs', { body: { kind: 'sleep', payload: { seconds: 1.5 } } })).body.job_id;
+      await waitFor(async () => ((await child.request('GET', `/jobs/${id}`)).body.status === 'succeeded' ? true : undefined), 10_000, 'the sleep job');
+      assert.doesNotMatch(child.output(), /MaxListenersExceededWarning/);
+    } finally {
+      child.child.kill('SIGTERM');
+      await child.exited;
+    }
   });
 });

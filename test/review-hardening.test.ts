@@ -134,3 +134,33 @@ describe('the demo kind sleep', () => {
     }
   });
 });
+
+describe('GET /events and other processes', () => {
+  test("another process's job still appears after a burst of more changes than one poll reads", async () => {
+    const controller = new AbortController();
+    const res = await fetch(`${server.url}/events`, { signal: controller.signal });
+    let text = '';
+    void (async () => {
+      try {
+        for await (const chunk of res.body!.pipeThrough(new TextDecoderStream())) text = (text + chunk).slice(-1_000_000);
+      } catch { /* aborted */ }
+    })();
+    // 12,000 changes within a second or two: more than the 10,000 rows a poll reads, all within its 2 s look-back.
+    for (let batch = 0; batch < 24; batch++) {
+      await Promise.all(Array.from({ length: 500 }, () => server.engine.enqueue({ kind: 'noop', payload: {}, delayMs: 3_600_000 })));
+    }
+    const other = await spawnServer(server.dataDir, ['--max-pending', '100000']);
+    try {
+      const created = await other.request('POST', '/jobs', { body: { kind: 'noop', payload: {} } });
+      assert.equal(created.status, 202, created.text);
+      const id = created.body.job_id;
+      // Unfixed, each poll read the same 10,000 rows from 2 s before the newest change seen, and never got past them.
+      await waitFor(() => (text.includes(id) ? true : undefined), 10_000, "the other process's job on the stream");
+    } finally {
+      other.child.kill('SIGKILL');
+      await other.exited;
+      controller.abort();
+      while ((await server.request('POST', '/jobs/bulk-cancel', { body: { kind: 'noop', status: 'pending' } })).body.changed > 0);
+    }
+  });
+});

@@ -187,6 +187,15 @@ describe('start-up failures: one line naming what is wrong, no stack, exit code 
     oneLine(serve(['--data-dir', dir, '--job', `missing=${join(dir, 'nope.mjs')}`]), 2, /^offload: --job missing: .*nope\.mjs not found/);
   });
 
+  test('--job: a module that exits its thread while loading is named at once, not taken for a slow one', () => {
+    const dir = makeTempDir();
+    writeFileSync(join(dir, 'exits.mjs'), 'process.exit(3);\nexport default async () => 1;\n');
+    const started = Date.now();
+    oneLine(serve(['--data-dir', dir, '--job', `exits=${join(dir, 'exits.mjs')}`]), 2,
+      /^offload: --job exits: .*exits\.mjs failed to load: Error: its thread exited with code 3 while loading it/);
+    assert.ok(Date.now() - started < 8000, `took ${Date.now() - started} ms (the load timeout is 10 s)`);
+  });
+
   test('--job cannot replace a built-in kind', () => {
     const dir = makeTempDir();
     writeFileSync(join(dir, 'fake-export.mjs'), 'export default async () => ({ stolen: true });\n');

@@ -42,6 +42,13 @@ export function uploadPath(dataDir: string, datasetId: string): string {
   return path.join(dataDir, DATA_DIRS.uploads, `${idName(datasetId, 'a dataset id')}.upload`);
 }
 
+/**
+ * The layouts of a dataset file (workers/datasets/dataset-file.ts writes the last one) that its readers understand:
+ * the import worker and the export worker read it through dataset-file.ts, the console's preview through
+ * src/datasets/dataset-preview.ts, so both take the versions from here.
+ */
+export const DATASET_FILE_VERSIONS = Object.freeze(['1', '2'] as const);
+
 export function datasetPath(dataDir: string, datasetId: string): string {
   return path.join(dataDir, DATA_DIRS.datasets, `${idName(datasetId, 'a dataset id')}.sqlite`);
 }

@@ -43,7 +43,13 @@ export function toListRequest(filter: JobFilter) {
 
 export const BulkActionBody = JobFilter.extend({
   limit: z.int().min(1).max(1000).default(1000).describe('Change at most this many jobs.'),
-});
+  all: z.literal(true).optional().describe('Required, and only allowed, without any filter: says that every job is meant.'),
+})
+  // `{}` is what a client sends by mistake (a lost filter, a stray curl): acting on every job must be said.
+  .refine((body) => (body.all === true) === Object.keys(JobFilter.shape).every((key) => body[key as keyof JobFilter] === undefined), {
+    message: 'give a filter (kind, status, dataset, q, created_after, created_before), or "all": true without one to mean every job',
+    path: ['all'],
+  });
 
 export const BulkActionResult = z.object({
   changed: z.int().describe('Jobs cancelled (or asked to stop), or put back to pending.'),
@@ -85,7 +91,12 @@ export const PreviewQuery = z.strictObject({ limit: z.coerce.number().int().min(
 
 export const DatasetPreview = z.object({
   columns: z.array(DatasetColumnSchema),
-  rows: z.array(z.array(z.unknown())).describe('The first rows, one value per column: a string, number, boolean or null.'),
+  rows: z
+    .array(z.array(z.unknown()))
+    .describe(
+      'The first rows, one value per column: a string, number, boolean or null. A text value (also date, timestamp, json) is cut to ' +
+        'its first 1000 characters, and the rows stop before `limit` once their text passes 1,000,000 characters.',
+    ),
   total_rows: z.int(),
 });
 export type DatasetPreview = z.infer<typeof DatasetPreview>;

@@ -105,6 +105,7 @@ async function bulk(action) {
   if (!(await confirmAction(what + ' matching ' + describeFilter() + ' (at most 1000)?'))) return;
   try {
     const body = Object.fromEntries(filterParams());
+    if (Object.keys(body).length === 0) body.all = true;
     const result = await postJson('/jobs/bulk-' + action, body);
     say((action === 'cancel' ? 'Cancelled ' : 'Retried ') + result.changed + ' job(s)' + (result.more ? '; more match: run it again.' : '.'));
     await loadJobs();

@@ -16,9 +16,6 @@ export const JobEventsQuery = z.strictObject({
     .describe('Only changes into these statuses, comma-separated.'),
 });
 
-/** A client this far behind is cut off; it resumes with Last-Event-ID, or lists again. */
-const MAX_BUFFERED_BYTES = 1024 * 1024;
-
 /**
  * GET /events: one Server-Sent Events stream of the changes of every job (`job` events, data: the job summary),
  * the page's one connection however many jobs run. `Last-Event-ID` resumes after the event of that id.
@@ -29,32 +26,31 @@ export function createEventRoutes(feed: JobFeed, limiter: EventStreamLimiter, { 
     const query = validate(JobEventsQuery, ctx.query, 'query');
     const kinds = query.kind && new Set(query.kind);
     const statuses = query.status && new Set<string>(query.status);
-    const { release, stream } = openEventStream(ctx, limiter);
+    const { release, write, end } = openEventStream(ctx, limiter);
 
     const send = (event: { seq: number; kind: string; status: string; data: string }) => {
       if (kinds && !kinds.has(event.kind)) return;
       if (statuses && !statuses.has(event.status)) return;
-      if (stream.writableLength > MAX_BUFFERED_BYTES) return stop();
-      stream.write(`event: job\nid: ${feed.eventId(event.seq)}\ndata: ${event.data}\n\n`);
+      write(`event: job\nid: ${feed.eventId(event.seq)}\ndata: ${event.data}\n\n`);
     };
     const lastEventId = ctx.get('Last-Event-ID');
     const missed = lastEventId ? feed.eventsAfter(lastEventId) : [];
     // Subscribed before the replay is written: nothing can fall between the two (both run in this tick).
     const unsubscribe = feed.subscribe(send);
-    if (missed === undefined) stream.write(`event: reset\nid: ${feed.lastEventId}\ndata: {"reason":"the events after Last-Event-ID are no longer kept: list the jobs again"}\n\n`);
+    if (missed === undefined) write(`event: reset\nid: ${feed.lastEventId}\ndata: {"reason":"the events after Last-Event-ID are no longer kept: list the jobs again"}\n\n`);
     else {
       // Replaying, the position is the client's own id (eventsAfter checked it is one of ours); then each event's.
-      stream.write(`event: ready\nid: ${missed.length > 0 ? lastEventId : feed.lastEventId}\ndata: {}\n\n`);
+      write(`event: ready\nid: ${missed.length > 0 ? lastEventId : feed.lastEventId}\ndata: {}\n\n`);
       for (const event of missed) send(event);
     }
-    const keepAlive = setInterval(() => stream.write(': keep-alive\n\n'), keepAliveMs);
+    const keepAlive = setInterval(() => write(': keep-alive\n\n'), keepAliveMs);
     let stopped = false;
     function stop() {
       if (stopped) return;
       stopped = true;
       unsubscribe();
       clearInterval(keepAlive);
-      stream.end();
+      end();
     }
     ctx.res.once('close', () => {
       release();

@@ -50,6 +50,8 @@ export class JobFeed {
   #newestSeen: ChangePoint = { updatedAt: engineNow(), seq: 0 };
   #poll: NodeJS.Timeout | undefined;
   #polling = false;
+  /** Where the next poll goes on when the last one stopped at its page cap: past its rows, not back to the look-back. */
+  #resumeAfter: ChangePoint | undefined;
 
   constructor(engine: Engine, toData: (job: Job) => unknown, { pollIntervalMs = 1000, lookbackMs = 2000, bufferSize = 2000 }: JobFeedOptions = {}) {
     this.#engine = engine;
@@ -119,13 +121,17 @@ export class JobFeed {
   /**
    * Reads the rows changed since a little before the newest change seen: a write stamped earlier may commit
    * later (another process's group commit, a slower clock), and the look-back catches it if it is within
-   * lookbackMs. Repeats are dropped by #offer.
+   * lookbackMs. Repeats are dropped by #offer. A poll reads at most POLL_PAGES_AT_MOST pages; one that stopped there
+   * is followed by one that goes on after its last row, and the look-back is read again once a poll reached the end.
    */
   async #pollChanges(): Promise<void> {
     if (this.#polling) return;
     this.#polling = true;
     try {
-      let after: ChangePoint = { updatedAt: this.#newestSeen.updatedAt - this.#options.lookbackMs, seq: 0 };
+      // Without the resume point, more than a poll's rows within the look-back (a burst of 10,000 changes in 2 s)
+      // were read again from their start by every poll, and nothing after them was ever seen.
+      let after: ChangePoint = this.#resumeAfter ?? { updatedAt: this.#newestSeen.updatedAt - this.#options.lookbackMs, seq: 0 };
+      this.#resumeAfter = undefined;
       for (let page = 0; page < POLL_PAGES_AT_MOST; page++) {
         const rows = await this.#engine.changesAfter(after, POLL_PAGE);
         for (const job of rows) this.#offer(job);
@@ -135,6 +141,7 @@ export class JobFeed {
           if (last.updatedAt > this.#newestSeen.updatedAt) this.#newestSeen = after;
         }
         if (rows.length < POLL_PAGE) break;
+        if (page === POLL_PAGES_AT_MOST - 1) this.#resumeAfter = after;
       }
     } catch (err) {
       this.#engine.logger.warn({ err }, 'the event feed could not read recent changes');

@@ -193,7 +193,8 @@ export const jobRouteDocs: RouteDoc[] = [
     tags: ['jobs'],
     summary: action === 'cancel' ? 'Cancel every pending or running job matching a filter' : 'Run again every failed or cancelled job matching a filter',
     description:
-      'The body is the filter of GET /jobs (every field optional: an empty one matches every job) and a `limit`. Each job is ' +
+      'The body is the filter of GET /jobs and a `limit`. Without any filter the body must say `"all": true` to mean every job ' +
+      '(400 otherwise: an empty body is more often a lost filter than a wish); with one, `all` is refused. Each job is ' +
       `${action === 'cancel' ? 'cancelled as by DELETE /jobs/{id}' : 'retried as by POST /jobs/{id}/retry'}; \`more\` says to call again.`,
     body: BulkActionBody,
     responses: { 200: { description: 'What was changed.', schema: BulkActionResult } },

@@ -42,11 +42,26 @@ export class EventStreamLimiter {
   }
 }
 
+/** A client this far behind is cut off; it resumes with Last-Event-ID (GET /events), or reads the job again. */
+export const MAX_BUFFERED_BYTES = 1024 * 1024;
+/** How long an ended answer may wait for its client to read the rest before its connection is destroyed. */
+const LINGER_MS = 2000;
+
+export interface EventStream {
+  /** Gives the slot back (once); the caller calls it when the answer closes. */
+  release: () => void;
+  /** Sends an event, or ends the answer at this event boundary when more than MAX_BUFFERED_BYTES wait for the client. */
+  write: (text: string) => void;
+  end: () => void;
+}
+
 /**
  * Takes a stream slot for the client (or throws 429) and starts the answer: the event-stream headers, no socket
- * timeout, and the body the caller writes events to. The caller releases the slot when the answer closes.
+ * timeout, and the body the caller writes events to. An ended answer whose client does not read it to the end
+ * within LINGER_MS has its connection destroyed: with no socket timeout, it would otherwise keep its slot and up to
+ * MAX_BUFFERED_BYTES of memory for as long as the client chose not to read.
  */
-export function openEventStream(ctx: Context, limiter: EventStreamLimiter): { release: () => void; stream: PassThrough } {
+export function openEventStream(ctx: Context, limiter: EventStreamLimiter): EventStream {
   const release = limiter.acquire(ctx.req.socket.remoteAddress ?? 'unknown');
   ctx.req.socket.setTimeout(0);
   ctx.req.socket.setNoDelay(true);
@@ -54,7 +69,18 @@ export function openEventStream(ctx: Context, limiter: EventStreamLimiter): { re
   ctx.set({ 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache', 'X-Accel-Buffering': 'no' });
   const stream = new PassThrough();
   ctx.body = stream;
-  return { release, stream };
+  const end = () => {
+    if (stream.writableEnded) return;
+    stream.end();
+    // Once the answer was read to its end, destroying it does nothing (a kept-alive socket is no longer its own).
+    setTimeout(() => ctx.res.destroy(), LINGER_MS).unref();
+  };
+  const write = (text: string) => {
+    if (stream.writableEnded) return;
+    if (stream.writableLength > MAX_BUFFERED_BYTES) end();
+    else stream.write(text);
+  };
+  return { release, write, end };
 }
 
 export interface JobEventsOptions {
@@ -75,7 +101,7 @@ export function streamJobEvents(
   limiter: EventStreamLimiter,
   { pollIntervalMs = 1000, keepAliveMs = 15_000 }: JobEventsOptions = {},
 ): void {
-  const { release, stream } = openEventStream(ctx, limiter);
+  const { release, write, end } = openEventStream(ctx, limiter);
 
   let lastStatusKey = '';
   let lastKey = '';
@@ -89,20 +115,20 @@ export function streamJobEvents(
     const event = statusKey === lastStatusKey ? 'progress' : 'status';
     lastKey = key;
     lastStatusKey = statusKey;
-    stream.write(`event: ${event}\nid: ${job.updatedAt}\ndata: ${JSON.stringify(toDocument(job))}\n\n`);
+    write(`event: ${event}\nid: ${job.updatedAt}\ndata: ${JSON.stringify(toDocument(job))}\n\n`);
     if (isTerminal(job.status)) stop();
   };
   const unwatch = engine.watch(first.id, send);
   const poll = setInterval(() => {
     engine.get(first.id).then((job) => job && send(job), () => {});
   }, pollIntervalMs);
-  const keepAlive = setInterval(() => stream.write(': keep-alive\n\n'), keepAliveMs);
+  const keepAlive = setInterval(() => write(': keep-alive\n\n'), keepAliveMs);
   function stop() {
     ended = true;
     unwatch();
     clearInterval(poll);
     clearInterval(keepAlive);
-    stream.end();
+    end();
   }
   // The slot is given back when the socket side is done, whichever ends first: the job, or the client.
   ctx.res.once('close', () => {

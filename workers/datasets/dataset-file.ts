@@ -11,7 +11,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { Database as SqliteDatabase } from 'better-sqlite3';
 import { createTaskError } from '../../src/contracts/task-errors.js';
-import { containedPath, DATA_DIRS, dataSubdir, datasetPath, isUuid } from '../../src/contracts/data-layout.js';
+import { containedPath, DATA_DIRS, DATASET_FILE_VERSIONS, dataSubdir, datasetPath, isUuid } from '../../src/contracts/data-layout.js';
 import { COLUMN_TYPES, type ColumnType, type DatasetColumn } from '../../src/contracts/import-contract.js';
 
 export type { ColumnType, DatasetColumn } from '../../src/contracts/import-contract.js';
@@ -25,8 +25,8 @@ export type CellValue = string | number | boolean | null;
 export const MAX_COLUMNS = 2000;
 
 /** Bumped when the layout below changes in a way older readers would misread. */
-const FORMAT_VERSION = '2';
-const READABLE_VERSIONS = new Set(['1', '2']);
+const FORMAT_VERSION = DATASET_FILE_VERSIONS[DATASET_FILE_VERSIONS.length - 1]!;
+const READABLE_VERSIONS = new Set<string>(DATASET_FILE_VERSIONS);
 
 
 const STORAGE_TYPE: Record<ColumnType, string> = {

@@ -2,6 +2,7 @@
 // doc comments give the semantics): filtered lists, changes since a point, counts, per-minute finishes, retry.
 import { numberParameters, prepareNamedSql, type PreparedSql } from '../../db/postgres-connection.js';
 import type { ListJobsFilter } from '../job-store.js';
+import { listFilterTerms } from '../list-filter-terms.js';
 import { JOB_COLUMNS } from './job-sql.js';
 
 const listStatements = new Map<string, PreparedSql>();
@@ -12,16 +13,8 @@ const listStatements = new Map<string, PreparedSql>();
  * rather than `(@kind IS NULL OR kind = @kind)`, which matches no index.
  */
 export function listJobsStatement(filter: Omit<ListJobsFilter, 'limit' | 'beforeSeq'>): PreparedSql {
-  const terms: string[] = [];
-  if (filter.ref !== undefined) terms.push('ref = @ref');
-  if (filter.kind !== undefined) terms.push('kind = @kind');
-  if (filter.status !== undefined) terms.push('status = @status');
-  terms.push('seq < @before');
-  if (filter.fromSeq !== undefined) terms.push('seq >= @from_seq');
-  if (filter.createdAfter !== undefined) terms.push('created_at >= @created_after');
-  if (filter.createdBefore !== undefined) terms.push('created_at < @created_before');
   // strpos, not LIKE: no wildcard characters to escape, and byte-exact (case-sensitive) as instr is on SQLite.
-  if (filter.text !== undefined) terms.push(`(strpos(payload, @text) > 0 OR strpos(coalesce(result, ''), @text) > 0)`);
+  const terms = listFilterTerms(filter, (column) => `strpos(${column}, @text) > 0`);
   const key = terms.join(' AND ');
   let statement = listStatements.get(key);
   if (!statement) {

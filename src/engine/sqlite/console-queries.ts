@@ -2,6 +2,7 @@
 // finishes. Kept apart from job-rows.ts (the claim and attempt SQL) because these only read, or (retry) touch rows
 // no attempt holds.
 import type { ListJobsFilter } from '../job-store.js';
+import { listFilterTerms } from '../list-filter-terms.js';
 
 /**
  * The list statement for this combination of filters: the index of the most selective exact filter is read
@@ -11,22 +12,13 @@ import type { ListJobsFilter } from '../job-store.js';
  * these did (test/job-store-scale.test.ts checks the plans).
  */
 export function listJobsSql(filter: Omit<ListJobsFilter, 'limit' | 'beforeSeq'>): string {
-  const terms: string[] = [];
   let index = '';
-  if (filter.ref !== undefined) {
-    index = 'INDEXED BY jobs_by_ref';
-    terms.push('ref = @ref');
-  } else if (filter.kind !== undefined && filter.status !== undefined) index = 'INDEXED BY jobs_by_kind_status';
+  if (filter.ref !== undefined) index = 'INDEXED BY jobs_by_ref';
+  else if (filter.kind !== undefined && filter.status !== undefined) index = 'INDEXED BY jobs_by_kind_status';
   else if (filter.kind !== undefined) index = 'INDEXED BY jobs_by_kind';
   else if (filter.status !== undefined) index = 'INDEXED BY jobs_by_status';
-  if (filter.kind !== undefined) terms.push('kind = @kind');
-  if (filter.status !== undefined) terms.push('status = @status');
-  terms.push('seq < @before');
-  if (filter.fromSeq !== undefined) terms.push('seq >= @from_seq');
-  if (filter.createdAfter !== undefined) terms.push('created_at >= @created_after');
-  if (filter.createdBefore !== undefined) terms.push('created_at < @created_before');
   // instr, not LIKE: no wildcard characters to escape, and byte-exact (case-sensitive) in every store.
-  if (filter.text !== undefined) terms.push(`(instr(payload, @text) > 0 OR instr(coalesce(result, ''), @text) > 0)`);
+  const terms = listFilterTerms(filter, (column) => `instr(${column}, @text) > 0`);
   return `SELECT * FROM jobs ${index} WHERE ${terms.join(' AND ')} ORDER BY seq DESC LIMIT @limit`;
 }
 

@@ -292,6 +292,9 @@ describe('retention', () => {
       assert.equal(dataset.body.status, 'ready');
       assert.deepEqual(dataset.body.columns, [{ name: 'a', type: 'integer' }]);
       assert.equal((await brief.request('GET', `/jobs/${uploaded.body.job_id}`)).status, 200, 'the import job is pinned');
+      // Once the dataset is deleted, nothing needs its import job: retention takes it like any other.
+      assert.equal((await brief.request('DELETE', `/datasets/${uploaded.body.id}`)).status, 204);
+      await waitFor(async () => ((await brief.request('GET', `/jobs/${uploaded.body.job_id}`)).status === 404 ? true : undefined), 15_000, 'the unpinned import job to be deleted');
     } finally {
       await brief.close();
     }

@@ -126,12 +126,15 @@ export class Datasets {
 
   /** False when there is no such dataset; refuses while its import or an export of it is pending or running. */
   async remove(id: string): Promise<boolean> {
-    if (!(await this.#catalog.get(id))) return false;
+    const record = await this.#catalog.get(id);
+    if (!record) return false;
     if ((await this.#engine.countActive({ ref: id })) > 0) {
       throw new DomainError('dataset_in_use', 'The dataset is being imported or exported; cancel those jobs or wait for them to finish.');
     }
     await this.#catalog.remove(id);
     await rm(containedPath(this.#dataDir, datasetPath(this.#dataDir, id)), { force: true });
+    // Its import job was pinned to keep the dataset's document whole; with the dataset gone, retention may take it.
+    await this.#engine.unpin(record.jobId);
     return true;
   }
 

@@ -176,6 +176,11 @@ export class Engine extends EventEmitter<EngineEvents> {
     return this.#store.expireIdempotencyKeys(finishedBefore);
   }
 
+  /** Lets job retention delete job `id` once it has ended, though it was enqueued `pinned`. */
+  async unpin(id: string): Promise<void> {
+    await this.#store.unpin(id);
+  }
+
   async get(id: string): Promise<Job | undefined> {
     return this.#store.get(id);
   }

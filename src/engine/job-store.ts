@@ -147,6 +147,8 @@ export interface JobStore {
    * never a pinned one; returns how many. One small write per call, so that callers can pace a long backlog.
    */
   deleteFinished(finishedBefore: number, limit: number): Promise<number>;
+  /** Lets deleteFinished take this job like any other once it has ended (what pinned it is gone); unknown ids are fine. */
+  unpin(id: string): Promise<void>;
   /** How many jobs are pending and running, per kind (for metrics); statuses with no job are left out. */
   countByKindAndStatus(): Promise<Array<{ kind: string; status: 'pending' | 'running'; count: number }>>;
   /** The earliest `run_at` of a pending job of these kinds, if any. */

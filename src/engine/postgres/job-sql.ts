@@ -117,6 +117,7 @@ const SQL = {
     VALUES (@id, @hostname, @pid, @started_at, @heartbeat_at)`,
   listOwners: `SELECT id, hostname, pid, started_at AS "startedAt", heartbeat_at AS "heartbeatAt" FROM owners`,
   removeOwner: `DELETE FROM owners WHERE id = @id`,
+  unpin: `UPDATE jobs SET pinned = false WHERE id = @id`,
 } as const;
 
 export const JOB_SQL = prepareNamedSql(SQL);

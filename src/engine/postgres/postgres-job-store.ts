@@ -216,6 +216,10 @@ export class PostgresJobStore implements JobStore {
     return this.#rows<OwnerRecord>(JOB_SQL.listOwners);
   }
 
+  async unpin(id: string) {
+    await this.#write((sql) => runSql(sql, JOB_SQL.unpin, { id }));
+  }
+
   async removeOwner(id: string) {
     await this.#write((sql) => runSql(sql, JOB_SQL.removeOwner, { id }));
   }

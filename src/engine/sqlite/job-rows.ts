@@ -106,6 +106,7 @@ export const JOB_SQL = Object.freeze({
     VALUES (@id, @hostname, @pid, @started_at, @heartbeat_at)`,
   listOwners: `SELECT * FROM owners`,
   removeOwner: `DELETE FROM owners WHERE id = ?`,
+  unpin: `UPDATE jobs SET pinned = 0 WHERE id = ?`,
 });
 
 export type JobStatementName = keyof typeof JOB_SQL;

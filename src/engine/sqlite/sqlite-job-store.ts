@@ -247,6 +247,10 @@ export class SqliteJobStore implements JobStore {
     );
   }
 
+  async unpin(id: string) {
+    await this.#write(() => this.#sql.unpin.run(id));
+  }
+
   async removeOwner(id: string) {
     await this.#write(() => this.#sql.removeOwner.run(id));
   }

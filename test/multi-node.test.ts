@@ -99,8 +99,8 @@ test('SIGKILL of a node mid-export: its exports finish on the others within the 
     const rows = Array.from({ length: 60_000 }, (_, i) => `${i},name ${i},${(i * 0.37).toFixed(2)},${i % 2 === 0}`).join('\n');
     const upload = await running[0]!.request('POST', '/datasets?name=big', { rawBody: `id,name,price,even\n${rows}\n`, headers: { 'content-type': 'text/csv' } });
     assert.equal(upload.status, 202, upload.text);
-    await waitFor(async () => ((await running[1]!.request('GET', `/datasets/${upload.body.dataset_id}`)).body.status === 'ready' ? true : undefined), 60_000, 'the import');
-    const exports = await Promise.all(running.map((node) => post(node, '/exports', { dataset_id: upload.body.dataset_id, format: 'xlsx' })));
+    await waitFor(async () => ((await running[1]!.request('GET', `/datasets/${upload.body.id}`)).body.status === 'ready' ? true : undefined), 60_000, 'the import');
+    const exports = await Promise.all(running.map((node) => post(node, '/exports', { dataset_id: upload.body.id, format: 'xlsx' })));
     // The node to kill runs one of them (each node has one thread, so each runs one).
     const [[victimOwner, victimJob]] = await waitFor(() => {
       const rows = nodes.query(`SELECT owner, id FROM jobs WHERE kind = 'export' AND status = 'running' AND progress_done > 0 LIMIT 1`);

@@ -34,7 +34,7 @@ writeFileSync(worker, 'export default async (payload, ctx) => { ctx.progress(1, 
 const typed: JobHandler = async (payload: { n: number }, ctx: JobContext) => ({ doubled: payload.n * 2, attempt: ctx.attempt });
 void typed;
 
-const offload: Offload = createOffload({ dataDir: join(dir, 'data'), logger: createLogger({ level: 'silent' }), kinds: [{ kind: 'double', module: worker }] });
+const offload: Offload = await createOffload({ dataDir: join(dir, 'data'), logger: createLogger({ level: 'silent' }), kinds: [{ kind: 'double', module: worker }] });
 await offload.start();
 const { job } = await offload.engine.enqueue({ kind: 'double', payload: { n: 21 } });
 const done = await new Promise<Job>((resolve) => {

@@ -25,8 +25,10 @@ test('the API suites pass on the PostgreSQL store', { timeout: 600_000 }, async 
       (_err, stdout, stderr) => resolve({ code: child.exitCode, output: stdout + stderr }),
     );
   });
-  const failures = output.split('\n').filter((line) => /^\s*not ok /.test(line));
-  assert.equal(code, 0, `failed on PostgreSQL:\n${failures.join('\n')}\n${output.slice(-6000)}`);
+  // Each failure with the lines that follow it (its error and stack), not just the run's tail.
+  const lines = output.split('\n');
+  const failures = lines.flatMap((line, index) => (/^\s*not ok /.test(line) ? lines.slice(index, index + 25) : []));
+  assert.equal(code, 0, `failed on PostgreSQL:\n${failures.join('\n')}\n${output.slice(-3000)}`);
   const passed = Number(/^# pass (\d+)/m.exec(output)?.[1]);
   assert.ok(passed >= 120, `the suites ran (${passed} tests passed)`);
   assert.match(output, /^# fail 0$/m);

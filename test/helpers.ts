@@ -20,6 +20,8 @@ export function fixturePath(kind: string): string {
 }
 
 export const MAIN_JS = fileURLToPath(new URL('../src/main.js', import.meta.url));
+/** The checkout's root (dist/test/ is two levels below it). */
+export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 const tempDirs: string[] = [];
 const servers = new Set<TestServer>();

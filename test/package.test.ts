@@ -4,11 +4,9 @@ import assert from 'node:assert/strict';
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
 import { cpSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
-import { makeTempDir } from './helpers.js';
+import { makeTempDir, PROJECT_ROOT as ROOT } from './helpers.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const ourPackage = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
 const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8'));
 const lockedVersion = (name: string) => lock.packages[`node_modules/${name}`].version as string;

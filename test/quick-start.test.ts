@@ -4,12 +4,10 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { cpSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet';
-import { listeningUrl, MAIN_JS, makeTempDir, spawnWatched } from './helpers.js';
+import { listeningUrl, MAIN_JS, makeTempDir, spawnWatched, PROJECT_ROOT as ROOT } from './helpers.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const README = readFileSync(join(ROOT, 'README.md'), 'utf8');
 
 function quickStartBlock(): string {

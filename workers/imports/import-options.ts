@@ -2,10 +2,13 @@
 import type { CsvDelimiter, DatasetColumn, ImportResult, ColumnType, UploadCharset } from '../../src/contracts/import-contract.js';
 import type { CellValue, DatasetFileWriter } from '../datasets/dataset-file.js';
 import type { UploadReadOptions } from '../uploads/upload-pipeline.js';
+import type { ImportProgress } from './import-progress.js';
 
 export interface ImportOptions {
   file: string;
-  passOptions(pass: 0 | 1): UploadReadOptions;
+  /** Options for a read of the upload that starts now; `reads` of them are expected from here on, this one included. */
+  readOptions(reads: number): UploadReadOptions;
+  progress: ImportProgress;
   openWriter(columns: DatasetColumn[]): DatasetFileWriter;
   delimiter: CsvDelimiter | undefined;
   nullTokens: ReadonlySet<string>;

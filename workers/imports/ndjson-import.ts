@@ -16,7 +16,7 @@ export async function importNdjson(options: ImportOptions): Promise<ImportResult
   const forcedByKey = new Map(options.columnTypes.map(({ name, type }) => [name, type]));
   const keys: string[] = [];
   let records = 0;
-  await readNdjsonUpload(options.file, options.passOptions(0), (batch) => {
+  await readNdjsonUpload(options.file, options.readOptions(2), (batch) => {
     for (const record of batch) {
       records++;
       nullifyTokens(record, options.nullTokens);
@@ -48,7 +48,7 @@ export async function importNdjson(options: ImportOptions): Promise<ImportResult
   const columns = finishColumnTyping(typing, names);
   const types = columns.map((column) => column.type);
   const { rows } = await writeDataset(options.openWriter(columns), (insert) =>
-    readNdjsonUpload(options.file, options.passOptions(1), (batch) => {
+    readNdjsonUpload(options.file, options.readOptions(1), (batch) => {
       insert(
         batch.map((record) => {
           nullifyTokens(record, options.nullTokens);

@@ -12,7 +12,7 @@ import { readCsvUpload, describeDelimiter, type CsvField, type CsvReadOptions } 
 import { CsvOutsideFastPath, readCsvUploadFast, type CsvRows, type CsvRowsVisitor } from '../uploads/csv-fast-reader.js';
 import { detectCsvDelimiter } from '../uploads/csv-delimiter.js';
 import { makeUniqueColumnNames } from '../uploads/column-names.js';
-import { classifyCsvCell, convertCsvCell, isJsonText, type CellKind } from '../uploads/type-inference.js';
+import { classifyCsvCell, convertCsvCell, isJsonText, mergeKind, type CellKind } from '../uploads/type-inference.js';
 import { columnsSoFar, createColumnTyping, finishColumnTyping, observeCell, sameColumns, type ColumnTyping } from './column-typing.js';
 import { describeResult, type ImportOptions } from './import-options.js';
 
@@ -97,10 +97,16 @@ function observeRows(typing: ColumnTyping, names: readonly string[], { width, co
   for (let r = 0, k = 0; r < count; r++) {
     for (let i = 0; i < width; i++, k++) {
       const type = forced[i];
-      // Inference stops looking at a column once it is text: nothing can change it back.
-      if (type === undefined && inferred[i] === 'text') continue;
       const value = fields[k]!;
-      observeCell(typing, names, i, kindOf(value, type), lines[r]!, value);
+      if (type === undefined) {
+        // Inference stops looking at a column once it is text: nothing can change it back.
+        const current = inferred[i];
+        if (current === 'text') continue;
+        const kind = classifyCsvCell(value);
+        if (kind !== current) inferred[i] = mergeKind(current, kind);
+      } else {
+        observeCell(typing, names, i, kindOf(value, type), lines[r]!, value);
+      }
     }
   }
 }

@@ -69,7 +69,3 @@ export function columnsSoFar(typing: ColumnTyping, names: readonly string[]): Da
     return { name, type: 'timestamp', timezone: typing.inferred[index] === 'timestamptz' ? 'UTC' : null };
   });
 }
-
-export function sameColumns(a: readonly DatasetColumn[], b: readonly DatasetColumn[]): boolean {
-  return a.length === b.length && a.every((column, i) => column.type === b[i]!.type && (column.timezone ?? null) === (b[i]!.timezone ?? null));
-}

@@ -13,8 +13,8 @@ import { CsvOutsideFastPath, readCsvUploadFast, type CsvRows, type CsvRowsVisito
 import { detectCsvDelimiter } from '../uploads/csv-delimiter.js';
 import { makeUniqueColumnNames } from '../uploads/column-names.js';
 import { classifyCsvCell, convertCsvCell, isJsonText, mergeKind, type CellKind } from '../uploads/type-inference.js';
-import { columnsSoFar, createColumnTyping, finishColumnTyping, observeCell, sameColumns, type ColumnTyping } from './column-typing.js';
-import { describeResult, type ImportOptions } from './import-options.js';
+import { columnsSoFar, createColumnTyping, finishColumnTyping, observeCell, type ColumnTyping } from './column-typing.js';
+import { createTypeGuess, describeResult, writeDataset, type ImportOptions } from './import-options.js';
 
 type ReadCsvRows = (file: string, options: CsvReadOptions, visitor: CsvRowsVisitor) => Promise<void>;
 
@@ -43,9 +43,7 @@ async function importCsvWith(read: ReadCsvRows, options: ImportOptions, delimite
   const dialect = { delimiter, nullTokens: options.nullTokens };
   let names: string[] = [];
   let typing: ColumnTyping = { forced: [], inferred: [] };
-  // The rows written so far and the columns they were written as, while the file agrees with them.
-  let guess: { columns: DatasetColumn[]; writer: DatasetFileWriter } | undefined;
-  let guessFailed = false;
+  const guess = createTypeGuess(options);
   try {
     await read(options.file, { ...options.readOptions(1), ...dialect }, {
       header(fields) {
@@ -54,40 +52,20 @@ async function importCsvWith(read: ReadCsvRows, options: ImportOptions, delimite
       },
       rows(batch) {
         observeRows(typing, names, batch);
-        if (guessFailed) return;
         const columns = columnsSoFar(typing, names);
-        if (!guess) {
-          guess = { columns, writer: options.openWriter(columns) };
-        } else if (!sameColumns(columns, guess.columns)) {
-          guess.writer.abandon();
-          guess = undefined;
-          guessFailed = true;
-          options.progress.expectMoreReads(1);
-          return;
-        }
-        insertConverted(guess.writer, guess.columns, batch);
+        const writer = guess.writerFor(columns);
+        if (writer) insertConverted(writer, columns, batch);
       },
     });
   } catch (err) {
-    guess?.writer.abandon();
+    guess.abandon();
     throw err;
   }
 
   const columns = finishColumnTyping(typing, names);
-  let writer = guess?.writer;
-  if (!writer || !sameColumns(columns, guess!.columns)) {
-    writer?.abandon();
-    writer = options.openWriter(columns);
-    if (guessFailed) {
-      try {
-        await read(options.file, { ...options.readOptions(1), ...dialect }, { header() {}, rows: (batch) => insertConverted(writer!, columns, batch) });
-      } catch (err) {
-        writer.abandon();
-        throw err;
-      }
-    }
-  }
-  const { rowCount: rows } = writer.finish();
+  const { rows } = await writeDataset(guess.final(columns), (writer) =>
+    read(options.file, { ...options.readOptions(1), ...dialect }, { header() {}, rows: (batch) => insertConverted(writer, columns, batch) }),
+  );
   return describeResult(options, { rows, columns, format: 'csv', delimiter, warnings: csvWarnings(rows, columns.length, delimiter) });
 }
 

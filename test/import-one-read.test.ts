@@ -1,7 +1,8 @@
-// The fast CSV reader against the reference (csv-parse, csv-upload.ts) on generated input: whatever it reads, it
-// reads as the reference does (fields, nulls, line numbers, across any chunk boundary); whatever the reference
-// refuses, it hands back (CsvOutsideFastPath); and it reads every file a CSV writer would produce. Then the import
-// itself where the first batch's types do not hold, and where the fast reader hands over.
+// Imports in one read of the upload. The fast CSV reader against the reference (csv-parse, csv-upload.ts) on
+// generated input: whatever it reads, it reads as the reference does (fields, nulls, line numbers, across any chunk
+// boundary); whatever the reference refuses, it hands back (CsvOutsideFastPath); and it reads every file a CSV
+// writer would produce. Then imports where the first batch's columns do not hold (CSV and NDJSON), and where the
+// fast reader hands over.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -143,11 +144,11 @@ test('every file a CSV writer produces stays on the fast path, read as csv-parse
   }
 });
 
-async function importRows(csv: string): Promise<{ columns: unknown; rows: unknown[] }> {
+async function importRows(content: string, contentType: 'csv' | 'ndjson' = 'csv'): Promise<{ columns: unknown; rows: unknown[] }> {
   const dataDir = await createDataDirOnce();
   const datasetId = randomUUID();
-  await writeUpload(dataDir, datasetId, csv);
-  const result = await importDataset({ dataset_id: datasetId, content_type: 'csv' }, createJobContext(dataDir));
+  await writeUpload(dataDir, datasetId, content);
+  const result = await importDataset({ dataset_id: datasetId, content_type: contentType }, createJobContext(dataDir));
   const dataset = openDatasetForReading(dataDir, datasetId);
   try {
     return { columns: result.columns, rows: [...dataset.iterateRows(result.columns.map((_c, i) => i))] };
@@ -176,6 +177,18 @@ test('a type that changes after the first batch: the file is read again and type
   assert.deepEqual(stored[4500], [4500.5, 7, 'true']);
   assert.deepEqual(stored[many - 2], [many - 2, null, 'x']);
   assert.equal(stored.length, many);
+});
+
+test('NDJSON: a key or a type that first appears after the first batch: the file is read again', async () => {
+  const lines = Array.from({ length: 4500 }, (_v, i) => JSON.stringify(i === 4000 ? { n: 1.5, late: 'x' } : { n: i }));
+  const { columns, rows } = await importRows(`${lines.join('\n')}\n`, 'ndjson');
+  assert.deepEqual(columns, [
+    { name: 'n', type: 'real' },
+    { name: 'late', type: 'text' },
+  ]);
+  assert.deepEqual([rows[0], rows[4000], rows[4499], rows.length], [[0, null], [1.5, 'x'], [4499, null], 4500]);
+  const keyless = await importRows(`${'{}\n'.repeat(2500)}{"a":true}\n`, 'ndjson');
+  assert.deepEqual([keyless.columns, keyless.rows.length, keyless.rows[0], keyless.rows[2500]], [[{ name: 'a', type: 'boolean' }], 2501, [null], [true]]);
 });
 
 test('input the fast reader hands over is imported by the reference reader, to the same result', async () => {

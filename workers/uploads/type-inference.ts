@@ -88,19 +88,27 @@ function numberKind(value: string): CellKind {
   const integerEnd = lead === 48 ? start + 1 : skipDigits(value, start);
   if (integerEnd === value.length) {
     if (lead === 48 && negative) return 'text'; // -0
-    if (integerEnd - start > 16) return 'text';
-    return Number.isSafeInteger(Number(value)) ? 'integer' : 'text';
+    const digits = integerEnd - start;
+    if (digits > 16) return 'text';
+    // 15 digits are always below 2^53; only 16 need the check.
+    return digits < 16 || Number.isSafeInteger(Number(value)) ? 'integer' : 'text';
   }
   let end: number;
+  let exponent = false;
   if (value.charCodeAt(integerEnd) === 46 /* . */) {
     end = skipDigits(value, integerEnd + 1);
     if (end === integerEnd + 1) return 'text';
-    if (end < value.length) end = skipExponent(value, end);
+    if (end < value.length) {
+      end = skipExponent(value, end);
+      exponent = true;
+    }
   } else {
     end = skipExponent(value, integerEnd);
+    exponent = true;
   }
   if (end !== value.length) return 'text';
-  return Number.isFinite(Number(value)) ? 'real' : 'text';
+  // Without an exponent only an integer part of over 308 digits can overflow a double.
+  return (!exponent && integerEnd - start <= 308) || Number.isFinite(Number(value)) ? 'real' : 'text';
 }
 
 /** A CSV cell forced to `json` must be JSON text. */

@@ -144,11 +144,12 @@ test('every file a CSV writer produces stays on the fast path, read as csv-parse
   }
 });
 
-async function importRows(content: string, contentType: 'csv' | 'ndjson' = 'csv'): Promise<{ columns: unknown; rows: unknown[] }> {
+async function importRows(content: string, contentType: 'csv' | 'ndjson' = 'csv', maxRecordBytes?: number): Promise<{ columns: unknown; rows: unknown[] }> {
   const dataDir = await createDataDirOnce();
   const datasetId = randomUUID();
   await writeUpload(dataDir, datasetId, content);
-  const result = await importDataset({ dataset_id: datasetId, content_type: contentType }, createJobContext(dataDir));
+  const payload = { dataset_id: datasetId, content_type: contentType, ...(maxRecordBytes ? { max_record_bytes: maxRecordBytes } : {}) };
+  const result = await importDataset(payload, createJobContext(dataDir));
   const dataset = openDatasetForReading(dataDir, datasetId);
   try {
     return { columns: result.columns, rows: [...dataset.iterateRows(result.columns.map((_c, i) => i))] };
@@ -189,6 +190,19 @@ test('NDJSON: a key or a type that first appears after the first batch: the file
   assert.deepEqual([rows[0], rows[4000], rows[4499], rows.length], [[0, null], [1.5, 'x'], [4499, null], 4500]);
   const keyless = await importRows(`${'{}\n'.repeat(2500)}{"a":true}\n`, 'ndjson');
   assert.deepEqual([keyless.columns, keyless.rows.length, keyless.rows[0], keyless.rows[2500]], [[{ name: 'a', type: 'boolean' }], 2501, [null], [true]]);
+});
+
+test('the record size limit is exact on the import too, past the point where the fast reader hands over', async () => {
+  const limit = 999; // the fast reader hands over records of more than 333 UTF-16 units
+  const row = (bytes: number) => `1,"${'é'.repeat((bytes - 4) / 2)}"`; // 1,"…": 4 bytes, then 2 bytes a character
+  const csv = (bytes: number) => `a,b\n${'2,short\n'.repeat(3000)}${row(bytes)}\n`;
+  const { rows } = await importRows(csv(limit - 1), 'csv', limit);
+  assert.equal(rows.length, 3001);
+  await assert.rejects(importRows(csv(limit + 1), 'csv', limit), (err: Error & { code?: string }) => {
+    assert.equal(err.code, 'record_too_large');
+    assert.match(err.message, /^the CSV record starting at line 3002 is longer than the limit of 999 bytes/);
+    return true;
+  });
 });
 
 test('input the fast reader hands over is imported by the reference reader, to the same result', async () => {

@@ -74,8 +74,7 @@ export async function readCsvUploadFast(file: string, options: CsvReadOptions, v
     const own = stageError ?? err;
     // The visitor's errors (a value that does not fit its forced type) and aborts are the import's; anything the
     // file itself caused (invalid UTF-8, an unreadable file) the reference reader finds again and describes.
-    if ((own === stageError && !(own instanceof CsvOutsideFastPath)) || options.signal.aborted) throw own;
-    if (own instanceof CsvOutsideFastPath) throw own;
+    if (own === stageError || options.signal.aborted) throw own;
     throw new CsvOutsideFastPath('the reference reader describes this failure', { cause: own });
   }
 }

@@ -1,5 +1,6 @@
 // The types of the engine's public methods and events.
 import type { AttemptReport } from './dispatcher.js';
+import type { ScheduleRunReport } from './scheduler.js';
 import type { Job, JobStatus } from './job.js';
 
 export interface EnqueueRequest {
@@ -64,6 +65,10 @@ export interface EngineEvents {
   recovered: [job: Job];
   /** Emitted once per job that reached a final status through this engine, whichever way it got there. */
   finished: [job: Job];
+  /** A look at a due schedule enqueued or skipped runs (see Scheduler). */
+  scheduleRun: [report: ScheduleRunReport];
+  /** A look at a due schedule found that another process (or a change) had written it first: it did nothing. */
+  scheduleRaceLost: [];
   /** After close(): the pool is down and the database closed. */
   closed: [];
 }

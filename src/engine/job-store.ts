@@ -1,4 +1,5 @@
 import type { Fence, Job, JobError, JobStatus, NewJob } from './job.js';
+import type { ScheduleStore } from './schedule-store.js';
 
 /**
  * Which jobs `list` returns: those matching every filter given, newest first (seq descending), at most `limit`.
@@ -82,6 +83,8 @@ export type AttemptEnd =
  * it changes nothing, and returns undefined, once the row has moved on to another attempt or owner.
  */
 export interface JobStore {
+  /** The schedules, in the same database: a run's job is inserted in the transaction that takes its due time. */
+  readonly schedules: ScheduleStore;
   /**
    * Inserts the jobs in one transaction. A job whose idempotency key is already taken is not inserted: the
    * existing row is returned with `created: false`.

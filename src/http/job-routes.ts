@@ -1,6 +1,7 @@
 import Router from '@koa/router';
 import type { Engine } from '../engine/engine.js';
 import { AppError } from './errors.js';
+import { assertPublicKind } from './public-kind.js';
 import { toJobDocument } from './job-document.js';
 import type { requireJsonBody } from './json-body.js';
 import type { RouteDoc } from './openapi.js';
@@ -24,14 +25,7 @@ export function createJobRoutes(engine: Engine, jsonBody: ReturnType<typeof requ
 
   router.post('/', jsonBody, async (ctx) => {
     const body = validate(CreateJobBody, ctx.request.body, 'body');
-    // The built-in kinds (import, export) are started only through their own routes, which build their payloads:
-    // through here a client could name server files in them.
-    if (!engine.isPublicKind(body.kind)) {
-      const known = engine.publicKinds;
-      throw new AppError('unknown_kind', `No job kind "${body.kind}" can be started here; ${known.length > 0 ? `registered kinds: ${known.join(', ')}` : 'no kinds are registered (offload serve --job KIND=FILE)'}.`, {
-        details: { kind: body.kind, kinds: known },
-      });
-    }
+    assertPublicKind(engine, body.kind);
     const { job, created } = await engine.enqueue({
       kind: body.kind,
       payload: body.payload,

@@ -1,7 +1,7 @@
 // The types of the engine's public methods and events.
 import type { AttemptReport } from './dispatcher.js';
 import type { ScheduleRunReport } from './scheduler.js';
-import type { Job, JobStatus } from './job.js';
+import type { DisplayStatus, Job } from './job.js';
 
 export interface EnqueueRequest {
   kind: string;
@@ -33,7 +33,8 @@ export interface EnqueueResult {
 
 export interface ListJobsRequest {
   kind?: string;
-  status?: JobStatus;
+  /** A displayed status: `scheduled` and `pending` split the pending jobs by displayStatus. */
+  status?: DisplayStatus;
   /** Jobs enqueued with this ref (e.g. a dataset's import and exports). */
   ref?: string;
   /** Epoch ms: createdAt >= createdAfter, createdAt < createdBefore. */

@@ -12,6 +12,11 @@ export interface ListJobsFilter {
   status?: JobStatus;
   /** Only jobs enqueued with this `ref` (whatever their status; countActive counts the active ones). */
   ref?: string;
+  /**
+   * With status pending: `scheduled` true keeps only the jobs not started yet with `runAt > now` (see displayStatus),
+   * false only the others.
+   */
+  waiting?: { scheduled: boolean; now: number };
   /** `createdAt >= createdAfter` (epoch ms). */
   createdAfter?: number;
   /** `createdAt < createdBefore` (epoch ms). */

@@ -9,7 +9,7 @@ import { JOBS_JS } from './dashboard-script-jobs.js';
 
 const CORE_JS = String.raw`'use strict';
 let token = sessionStorage.getItem('offload-token') || '';
-const ACTIVE = new Set(['pending', 'running']);
+const ACTIVE = new Set(['scheduled', 'pending', 'running']);
 const STATUSES = ['pending', 'running', 'succeeded', 'failed', 'cancelled'];
 
 const $ = (id) => document.getElementById(id);

@@ -163,7 +163,7 @@ export class PostgresJobStore implements JobStore {
   async list(filter: ListJobsFilter) {
     const params = {
       kind: filter.kind, status: filter.status, ref: filter.ref, before: filter.beforeSeq ?? Number.MAX_SAFE_INTEGER, limit: filter.limit,
-      from_seq: filter.fromSeq, created_after: filter.createdAfter, created_before: filter.createdBefore, text: filter.text,
+      waiting_now: filter.waiting?.now, from_seq: filter.fromSeq, created_after: filter.createdAfter, created_before: filter.createdBefore, text: filter.text,
     };
     return (await this.#rows(listJobsStatement(filter), params)).map(toJob);
   }

@@ -182,7 +182,7 @@ export class SqliteJobStore implements JobStore {
     if (!statement) this.#listStatements.set(statementSql, (statement = this.#db.prepare(statementSql)));
     const params = {
       limit, before: beforeSeq ?? Number.MAX_SAFE_INTEGER, kind: filters.kind, status: filters.status, ref: filters.ref,
-      from_seq: filters.fromSeq, created_after: filters.createdAfter, created_before: filters.createdBefore, text: filters.text,
+      waiting_now: filters.waiting?.now, from_seq: filters.fromSeq, created_after: filters.createdAfter, created_before: filters.createdBefore, text: filters.text,
     };
     // better-sqlite3 refuses named parameters the statement does not have.
     const bound = Object.fromEntries(Object.entries(params).filter(([, value]) => value !== undefined));

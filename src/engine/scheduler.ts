@@ -124,10 +124,11 @@ export class Scheduler {
       }
       return;
     }
-    const now = options.now();
     const ref = scheduleRef(seen.id);
     let report: Omit<ScheduleRunReport, 'schedule' | 'jobs'> | undefined;
     const fired = await options.store.fire(seen, ref, (active) => {
+      // Read in the transaction: a write that waited for a lock plans with the time it runs at, not the time it was asked.
+      const now = options.now();
       const plan = planRuns(seen, now, active);
       if (!plan) return null;
       const runs = plan.enqueue.map((dueAt) => ({ dueAt, job: options.newJob(seen.job, { runAt: dueAt, now, ref }) }));

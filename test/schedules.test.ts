@@ -179,6 +179,23 @@ describe('validation', () => {
       assert.equal(res.body.error.code, code);
       if (path) assert.ok(res.body.error.details.some((d: { path: string }) => d.path === path), res.text);
     }
+    const made = await create({ cron: '0 4 * * *' });
+    const patches: Array<[unknown, number, string]> = [
+      [{}, 400, 'invalid_request'],
+      [{ cron: '* * * * *', interval_ms: 5000 }, 400, 'invalid_request'],
+      [{ name: 'x'.repeat(201) }, 400, 'invalid_request'],
+      [{ paused: 'yes' }, 400, 'invalid_request'],
+      [{ time_zone: '../../etc/passwd' }, 400, 'invalid_request'],
+      [{ job: { kind: 'import' } }, 422, 'unknown_kind'],
+      [{ revision: 1 }, 400, 'invalid_request'],
+    ];
+    for (const [body, status, code] of patches) {
+      const res = await server.request('PATCH', `/schedules/${made.schedule_id}`, { body });
+      assert.deepEqual([res.status, res.body.error?.code], [status, code], `${JSON.stringify(body)}: ${res.text}`);
+    }
+    assert.equal((await server.request('PATCH', `/schedules/${made.schedule_id}`, { rawBody: 'paused=true', headers: { 'content-type': 'text/plain' } })).status, 415);
+    assert.deepEqual((await getSchedule(made.schedule_id)).revision ?? null, null, 'the revision is not part of the document');
+    await server.request('DELETE', `/schedules/${made.schedule_id}`);
     const id = '00000000-0000-4000-8000-000000000000';
     assert.equal((await server.request('PATCH', `/schedules/${id}`, { body: { paused: true } })).status, 404);
     assert.equal((await server.request('GET', '/schedules/not-a-uuid')).status, 400);

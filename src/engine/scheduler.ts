@@ -103,15 +103,9 @@ export class Scheduler {
     const { store, now } = this.#options;
     const due = await store.due(now(), TICK_BATCH);
     if (due.length === 0 || !(await this.#options.hasRoom())) return false;
-    let failure: unknown;
-    for (const schedule of due) {
-      try {
-        await this.#look(schedule);
-      } catch (err) {
-        failure ??= err;
-      }
-    }
-    if (failure) throw failure;
+    // All at once: on SQLite the looks of one tick share a group commit (one savepoint each), on PostgreSQL the pool.
+    const failure = (await Promise.allSettled(due.map((schedule) => this.#look(schedule)))).find((look) => look.status === 'rejected');
+    if (failure) throw failure.reason;
     return due.length >= TICK_BATCH;
   }
 

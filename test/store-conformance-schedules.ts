@@ -44,13 +44,15 @@ export function describeScheduleConformance({ store, insertOne, t0: T0 }: Confor
       assert.equal(await schedules().get(a.id), undefined);
     });
 
-    test('due: unpaused ones due by now, and those with a queued run; earliestDue', async () => {
+    test('due: unpaused ones of the kinds asked, due by now, and those with a queued run; earliestDue', async () => {
       const due = await schedules().insert(draft({ nextDueAt: T0 + 1000 }));
       await schedules().insert(draft({ nextDueAt: T0 + 9000 }));
       await schedules().insert(draft({ nextDueAt: T0 + 500, paused: true }));
       const queued = await schedules().insert(draft({ nextDueAt: T0 + 9000, queuedDueAt: T0 }));
-      assert.deepEqual((await schedules().due(T0 + 1000, 10)).map((s) => s.id).sort(), [due.id, queued.id].sort());
-      assert.equal(await schedules().earliestDue(), T0 + 1000);
+      await schedules().insert(draft({ nextDueAt: T0, job: { ...draft().job, kind: 'not-run-here' } }));
+      assert.deepEqual((await schedules().due(T0 + 1000, 10, ['k'])).map((s) => s.id).sort(), [due.id, queued.id].sort());
+      assert.deepEqual(await schedules().due(T0 + 1000, 10, []), []);
+      assert.equal(await schedules().earliestDue(), T0);
     });
 
     test('fire: counts the active jobs of the ref, inserts the run and its job in one write; a lost race writes nothing', async () => {

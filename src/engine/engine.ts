@@ -342,7 +342,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       logger: this.#logger,
       now: this.#now,
       intervalMs: options.pollIntervalMs,
-      canRun: (kind) => this.#kinds.get(kind) !== undefined,
+      kinds: () => this.#kinds.names(),
       hasRoom: async () => (await this.#store.countPending()) + this.#uncommittedInserts < options.maxPending,
       // A ceiling lowered since the schedule was made caps its timeout rather than stopping its runs.
       newJob: (template, { runAt, now, ref }) => newJob({

@@ -75,10 +75,10 @@ export const RUNS_KEPT = 100;
 
 /**
  * The statements of the schedules and schedule_runs tables, in the @name form both stores take (PostgreSQL numbers
- * them, see numberParameters). The same text on both but for how each spells "not paused": a literal, so that the
- * planner matches the partial indexes of the due times.
+ * them, see numberParameters). The same text on both but for how each spells "not paused" (a literal, so that the
+ * planner matches the partial indexes of the due times) and "kind is one of @kinds".
  */
-export const scheduleSql = (notPaused: 'paused = 0' | 'NOT paused') => Object.freeze({
+export const scheduleSql = ({ notPaused, kindIsOneOf }: { notPaused: string; kindIsOneOf: string }) => Object.freeze({
   insert: `INSERT INTO schedules (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map((c) => `@${c}`).join(', ')}) RETURNING *`,
   /** The compare-and-set: changes the row only while it is at `expected_revision`. */
   save: `
@@ -92,8 +92,10 @@ export const scheduleSql = (notPaused: 'paused = 0' | 'NOT paused') => Object.fr
     ORDER BY created_at, id LIMIT @limit`,
   delete: `DELETE FROM schedules WHERE id = @id`,
   deleteRuns: `DELETE FROM schedule_runs WHERE schedule_id = @id`,
-  dueAt: `SELECT * FROM schedules WHERE ${notPaused} AND next_due_at IS NOT NULL AND next_due_at <= @now ORDER BY next_due_at LIMIT @limit`,
-  queued: `SELECT * FROM schedules WHERE ${notPaused} AND queued_due_at IS NOT NULL ORDER BY queued_due_at LIMIT @limit`,
+  dueAt: `
+    SELECT * FROM schedules WHERE ${notPaused} AND next_due_at IS NOT NULL AND next_due_at <= @now AND ${kindIsOneOf}
+    ORDER BY next_due_at LIMIT @limit`,
+  queued: `SELECT * FROM schedules WHERE ${notPaused} AND queued_due_at IS NOT NULL AND ${kindIsOneOf} ORDER BY queued_due_at LIMIT @limit`,
   earliestDue: `SELECT min(next_due_at) AS at FROM schedules WHERE ${notPaused} AND next_due_at IS NOT NULL`,
   /** A second run of one due time changes nothing (and its job is then not inserted). */
   insertRun: `

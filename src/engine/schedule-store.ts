@@ -33,8 +33,8 @@ export interface ScheduleStore {
   save(schedule: Schedule, expectedRevision: number): Promise<Schedule | undefined>;
   /** Deletes the schedule and its runs (the jobs stay); false if there was none. */
   delete(id: string): Promise<boolean>;
-  /** Unpaused schedules due at `now`, and those with a queued run: at most `limit` of each. */
-  due(now: number, limit: number): Promise<Schedule[]>;
+  /** Unpaused schedules of these job kinds due at `now`, and those with a queued run: at most `limit` of each. */
+  due(now: number, limit: number, kinds: readonly string[]): Promise<Schedule[]>;
   /** The earliest next due time of an unpaused schedule. */
   earliestDue(): Promise<number | undefined>;
   /**

@@ -26,8 +26,8 @@ export interface SchedulerOptions {
   now: () => number;
   /** The longest wait between two looks for due schedules (other processes may have made some), ms. */
   intervalMs: number;
-  /** Whether this process can run jobs of the kind: a schedule of another kind is left to a process that can. */
-  canRun(kind: string): boolean;
+  /** The kinds this process runs: a schedule of another kind is left to a process that does. */
+  kinds(): readonly string[];
   /** False while the queue is full: due schedules wait (then their catch-up policy applies). */
   hasRoom(): Promise<boolean>;
   newJob(template: JobTemplate, fields: { runAt: number; now: number; ref: string }): NewJob;
@@ -46,7 +46,6 @@ export class Scheduler {
   #ticking: Promise<void> | undefined;
   #stopped = true;
   #lastFailureLog = 0;
-  #unrunnableLogged = new Set<string>();
 
   constructor(options: SchedulerOptions) {
     this.#options = options;
@@ -86,7 +85,7 @@ export class Scheduler {
       const more = await this.tick();
       const earliest = await this.#options.store.earliestDue();
       if (more) delay = 0;
-      // A due time already past is one this process left alone (a kind it does not run): the interval, not a spin.
+      // A due time already past is one of a kind this process does not run: the interval, not a spin.
       else if (earliest !== undefined && earliest > this.#options.now()) delay = Math.min(delay, earliest - this.#options.now());
     } catch (err) {
       const now = Date.now();
@@ -101,7 +100,7 @@ export class Scheduler {
   /** One look at every due schedule; true when there may be more due ones than it took. */
   async tick(): Promise<boolean> {
     const { store, now } = this.#options;
-    const due = await store.due(now(), TICK_BATCH);
+    const due = await store.due(now(), TICK_BATCH, this.#options.kinds());
     if (due.length === 0 || !(await this.#options.hasRoom())) return false;
     // All at once: on SQLite the looks of one tick share a group commit (one savepoint each), on PostgreSQL the pool.
     const failure = (await Promise.allSettled(due.map((schedule) => this.#look(schedule)))).find((look) => look.status === 'rejected');
@@ -111,13 +110,6 @@ export class Scheduler {
 
   async #look(seen: Schedule): Promise<void> {
     const options = this.#options;
-    if (!options.canRun(seen.job.kind)) {
-      if (!this.#unrunnableLogged.has(seen.id)) {
-        this.#unrunnableLogged.add(seen.id);
-        options.logger.warn({ schedule: seen.id, kind: seen.job.kind }, 'a schedule is due for a kind this process does not run; left to one that does');
-      }
-      return;
-    }
     const ref = scheduleRef(seen.id);
     let report: Omit<ScheduleRunReport, 'schedule' | 'jobs'> | undefined;
     const fired = await options.store.fire(seen, ref, (active) => {

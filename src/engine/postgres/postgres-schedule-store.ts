@@ -5,7 +5,7 @@ import { scheduleParams, scheduleSql, toSchedule, type ScheduleRow } from '../sc
 import type { ScheduleFire, ScheduleRun, ScheduleStore } from '../schedule-store.js';
 import type { PostgresCommits } from './group-commit.js';
 
-const SQL = prepareNamedSql(scheduleSql('NOT paused'));
+const SQL = prepareNamedSql(scheduleSql({ notPaused: 'NOT paused', kindIsOneOf: 'kind = ANY(@kinds::text[])' }));
 
 /** What a look at a schedule needs of the jobs table, on the look's transaction (see PostgresJobStore). */
 export interface PostgresJobsInTransaction {
@@ -63,8 +63,9 @@ export class PostgresScheduleStore implements ScheduleStore {
     return deleted > 0;
   }
 
-  async due(now: number, limit: number) {
-    const [dueRows, queuedRows] = await Promise.all([runSql<ScheduleRow>(this.#sql, SQL.dueAt, { now, limit }), runSql<ScheduleRow>(this.#sql, SQL.queued, { limit })]);
+  async due(now: number, limit: number, kinds: readonly string[]) {
+    const params = { limit, kinds: [...kinds] };
+    const [dueRows, queuedRows] = await Promise.all([runSql<ScheduleRow>(this.#sql, SQL.dueAt, { ...params, now }), runSql<ScheduleRow>(this.#sql, SQL.queued, params)]);
     return [...new Map([...dueRows, ...queuedRows].map((row) => [row.id, toSchedule(row)])).values()];
   }
 

@@ -23,7 +23,7 @@ export class SqliteScheduleStore implements ScheduleStore {
   readonly #jobs: JobsInTransaction;
 
   constructor(db: Database, commits: GroupCommit, jobs: JobsInTransaction) {
-    this.#sql = Object.fromEntries(Object.entries(scheduleSql('paused = 0')).map(([name, text]) => [name, db.prepare(text)])) as Statements;
+    this.#sql = Object.fromEntries(Object.entries(scheduleSql({ notPaused: 'paused = 0', kindIsOneOf: 'kind IN (SELECT value FROM json_each(@kinds))' })).map(([name, text]) => [name, db.prepare(text)])) as Statements;
     this.#commits = commits;
     this.#jobs = jobs;
   }
@@ -58,8 +58,9 @@ export class SqliteScheduleStore implements ScheduleStore {
     });
   }
 
-  async due(now: number, limit: number) {
-    const rows = [...(this.#sql.dueAt.all({ now, limit }) as ScheduleRow[]), ...(this.#sql.queued.all({ limit }) as ScheduleRow[])];
+  async due(now: number, limit: number, kinds: readonly string[]) {
+    const params = { limit, kinds: JSON.stringify(kinds) };
+    const rows = [...(this.#sql.dueAt.all({ ...params, now }) as ScheduleRow[]), ...(this.#sql.queued.all(params) as ScheduleRow[])];
     return [...new Map(rows.map((row) => [row.id, toSchedule(row)])).values()];
   }
 

@@ -44,10 +44,15 @@ export interface EngineOptions {
   crashLimit?: number;
   /** Finished jobs (succeeded, failed, cancelled) are deleted this long after they ended, unless pinned, ms. Default 7 days. */
   jobTtlMs?: number;
+  /** The callback URL of every job enqueued without one (e.g. a webhook for all jobs). Default none. */
+  defaultCallbackUrl?: string;
   logger?: Logger;
 }
 
-export type ResolvedEngineOptions = Required<Omit<EngineOptions, 'store' | 'logger' | 'defaultTimeoutMs'>> & { defaultTimeoutMs: number };
+export type ResolvedEngineOptions = Required<Omit<EngineOptions, 'store' | 'logger' | 'defaultTimeoutMs' | 'defaultCallbackUrl'>> & {
+  defaultTimeoutMs: number;
+  defaultCallbackUrl: string | null;
+};
 
 export const ENGINE_DEFAULTS = Object.freeze({
   threads: Math.max(1, availableParallelism() - 1),
@@ -87,6 +92,7 @@ export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOpti
     niceIncrement: pick('niceIncrement'),
     jobTtlMs: pick('jobTtlMs'),
     crashLimit: pick('crashLimit'),
+    defaultCallbackUrl: options.defaultCallbackUrl ?? null,
   };
   for (const name of ['threads', 'workerMemoryMb', 'leaseMs', 'maxPending', 'defaultMaxAttempts', 'retryBaseMs', 'retryMaxMs', 'pollIntervalMs', 'jobTtlMs', 'crashLimit'] as const) {
     validatePositiveInteger(name, resolved[name]);
@@ -132,5 +138,8 @@ export function newJob(request: EnqueueRequest, options: ResolvedEngineOptions, 
     requestHash: request.requestHash ?? null,
     ref: request.ref ?? null,
     pinned: request.pinned ?? false,
+    dedupeKey: request.dedupeKey ?? null,
+    dedupePolicy: request.dedupeKey === undefined ? null : (request.dedupePolicy ?? 'pending'),
+    callbackUrl: request.callbackUrl ?? options.defaultCallbackUrl,
   };
 }

@@ -1,6 +1,6 @@
 // The types of the engine's public methods and events.
 import type { AttemptReport } from './dispatcher.js';
-import type { Job, JobStatus } from './job.js';
+import type { DedupePolicy, Job, JobStatus } from './job.js';
 
 export interface EnqueueRequest {
   kind: string;
@@ -22,12 +22,25 @@ export interface EnqueueRequest {
    * e.g. the job that created a record. Default false.
    */
   pinned?: boolean;
+  /**
+   * Unlike the idempotency key (one request, the same job for ever), a dedupe key folds different requests into one
+   * job while it waits: a job of the same kind holding the key is returned instead of a new one (see DedupePolicy).
+   */
+  dedupeKey?: string;
+  /** How long this job holds its dedupe key and what a duplicate does. Default `pending`. */
+  dedupePolicy?: DedupePolicy;
+  /** POSTed the final job once it ends (see JobStore.claimDeliveries). Default: the engine's defaultCallbackUrl. */
+  callbackUrl?: string;
 }
 
 export interface EnqueueResult {
   job: Job;
-  /** False when an earlier job with the same idempotency key was returned. */
+  /** False when an earlier job with the same idempotency key, or one holding the dedupe key, was returned. */
   created: boolean;
+  /** The job returned holds the dedupe key asked for. */
+  deduplicated?: boolean;
+  /** Deduplicated with policy `latest`: its payload is now the one of this request. */
+  replaced?: boolean;
 }
 
 export interface ListJobsRequest {

@@ -38,6 +38,7 @@ export async function startServer(
       maxTimeoutMs: config.maxTimeoutMs,
       jobTtlMs: config.jobTtlMs,
       crashLimit: config.crashLimit,
+      ...(config.webhookUrl === undefined ? {} : { defaultCallbackUrl: config.webhookUrl }),
       ...(config.defaultTimeoutMs === undefined ? {} : { defaultTimeoutMs: config.defaultTimeoutMs }),
       ...engineOverrides,
     },
@@ -45,6 +46,13 @@ export async function startServer(
     kinds: config.jobs.map(({ kind, file }) => ({ kind, module: file })),
     resultTtlMs: config.resultTtlMs,
     maxRecordBytes: config.maxRecordMb * 1024 * 1024,
+    callbacks: {
+      secret: config.webhookSecret,
+      allow: config.callbackAllow,
+      timeoutMs: config.callbackTimeoutMs,
+      maxAttempts: config.callbackAttempts,
+      retryBaseMs: config.callbackRetryBaseMs,
+    },
     http: {
       token: config.token,
       jsonLimitBytes: config.maxBodyKb * 1024,

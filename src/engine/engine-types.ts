@@ -77,6 +77,8 @@ export interface EngineEvents {
   recovered: [job: Job];
   /** Emitted once per job that reached a final status through this engine, whichever way it got there. */
   finished: [job: Job];
+  /** An enqueue found a job holding its dedupe key and returned it instead (`replaced`: its payload replaced). */
+  deduplicated: [job: Job, replaced: boolean];
   /** After close(): the pool is down and the database closed. */
   closed: [];
 }

@@ -160,6 +160,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       this.emit('change', result.job);
       this.#dispatcher?.wake();
     }
+    if (result.deduplicated) this.emit('deduplicated', result.job, result.replaced === true);
     if (!result.created && !result.deduplicated && result.job.requestHash !== job.requestHash) {
       throw new EngineError('idempotency_conflict', 'This Idempotency-Key was already used with a different request.');
     }

@@ -24,6 +24,8 @@ export interface CreateExportRequest {
   priority?: number;
   max_attempts?: number;
   timeout_ms?: number;
+  /** Checked by the caller against the server's allow-list (see callbacks/callback-address.ts). */
+  callback_url?: string;
 }
 
 export interface ExportFile {
@@ -80,6 +82,7 @@ export class Exports {
       priority: request.priority,
       maxAttempts: request.max_attempts,
       timeoutMs: request.timeout_ms,
+      callbackUrl: request.callback_url,
       ...idempotency,
     });
   }

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { JOB_STATUSES } from '../engine/job.js';
 import { EXPORT_COMPRESSIONS, EXPORT_FORMAT_NAMES, isParquetCodecAvailable, PARQUET_CODECS } from '../contracts/export-contract.js';
 import { COLUMN_TYPES, CSV_DELIMITERS, IMPORT_CONTENT_TYPES, UPLOAD_CHARSETS } from '../contracts/import-contract.js';
-import { apiSchemas, JobDocument, JobErrorSchema, MAX_TIMEOUT_MS } from './schemas.js';
+import { apiSchemas, CallbackUrlField, JobDocument, JobErrorSchema, MAX_TIMEOUT_MS } from './schemas.js';
 
 export const ResourceIdParams = z.object({ id: z.uuid({ message: 'must be a UUID' }) });
 
@@ -69,6 +69,7 @@ export const CreateExportBody = z.strictObject({
   priority: z.int().min(-1000).max(1000).optional(),
   max_attempts: z.int().min(1).max(100).optional(),
   timeout_ms: z.int().min(1).max(MAX_TIMEOUT_MS).optional(),
+  callback_url: CallbackUrlField,
 }).superRefine((body, ctx) => {
   if (body.format === 'parquet' && body.compression === 'gzip') {
     ctx.addIssue({

@@ -13,7 +13,7 @@ export const DELIVERY_SQL = prepareNamedSql({
   end: `
     UPDATE job_deliveries SET state = @state, next_attempt_at = coalesce(@next::bigint, next_attempt_at),
            ended_at = CASE WHEN @state = 'pending' THEN NULL ELSE @now::bigint END,
-           log = (log::jsonb || jsonb_build_array(@entry::jsonb))::text
+           log = (log::jsonb || jsonb_build_array(@entry::text::jsonb))::text
     WHERE id = @id AND attempts = @attempt::int AND state = 'pending' RETURNING *`,
   ofJob: `SELECT * FROM job_deliveries WHERE job_id = @job_id ORDER BY created_at, id`,
 });

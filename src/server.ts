@@ -65,6 +65,9 @@ export async function startServer(
   });
   await offload.start();
 
+  if (config.webhookUrl !== undefined && config.webhookSecret === undefined) {
+    logger.warn('--webhook without --webhook-secret: completion callbacks are sent unsigned, so receivers cannot tell them from forgeries');
+  }
   if (!isLoopback(config.host) && !config.token) {
     logger.warn({ host: config.host }, 'listening on a non-loopback address without a token (--allow-insecure-bind): anyone who can reach it can run jobs');
   }

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { computeBackoffMs } from '../engine/backoff.js';
 import { engineNow } from '../engine/clock.js';
 import type { Engine } from '../engine/engine.js';
+import type { Job } from '../engine/job.js';
 import type { DeliveryEnd, DeliveryRecord } from '../engine/job-store.js';
 import { toJobDocument } from '../http/job-document.js';
 import { VERSION } from '../version.js';
@@ -61,6 +62,10 @@ export class CallbackDeliverer extends EventEmitter<{ attempt: [report: Callback
   #stopped = true;
   #abort = new AbortController();
   readonly #wake = () => this.wake();
+  /** Only the end of a job with a callback URL can have made a delivery due (the poll finds the rest). */
+  readonly #onFinished = (job: Job) => {
+    if (job.callbackUrl !== null) this.wake();
+  };
 
   constructor(engine: Engine, logger: Logger, options: CallbackOptions = {}) {
     super();
@@ -72,7 +77,7 @@ export class CallbackDeliverer extends EventEmitter<{ attempt: [report: Callback
   start(): void {
     this.#stopped = false;
     this.#abort = new AbortController();
-    this.#engine.on('finished', this.#wake);
+    this.#engine.on('finished', this.#onFinished);
     this.#timer = setInterval(this.#wake, this.#options.pollIntervalMs);
     this.#timer.unref();
     this.wake();
@@ -85,7 +90,7 @@ export class CallbackDeliverer extends EventEmitter<{ attempt: [report: Callback
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#abort.abort();
-    this.#engine.off('finished', this.#wake);
+    this.#engine.off('finished', this.#onFinished);
     clearInterval(this.#timer);
     await Promise.allSettled([...this.#inFlight]);
   }

@@ -267,7 +267,8 @@ export class SqliteJobStore implements JobStore {
   }
 
   async claimDeliveries(now: number, limit: number, leaseMs: number) {
-    if (limit <= 0) return [];
+    // A read first: the deliverer polls every second, and an empty poll must not take the write lock.
+    if (limit <= 0 || !this.#deliveries.due.get({ now, limit: 1 })) return [];
     return this.#write(() => {
       const due = this.#deliveries.due.all({ now, limit }) as Array<{ id: string }>;
       return due.map(({ id }) => toDelivery(this.#deliveries.claim.get({ id, until: now + leaseMs }) as DeliveryRow));

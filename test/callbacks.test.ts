@@ -86,6 +86,23 @@ describe('completion callbacks to an allowed receiver', () => {
     assert.match(metrics, /offload_callback_deliveries_total\{outcome="given_up"\} 3/);
     assert.match(metrics, /offload_callback_deliveries_total\{outcome="delivered"\} \d+/);
   });
+
+  test('a redirect is not followed; an endless answer body is never read; at most 8 deliveries are in flight at once', async () => {
+    const post = (path: string) => server.request('POST', '/jobs', { body: { kind: 'noop', callback_url: `${receiver.url}/${path}` } });
+    const [redirected, big] = await Promise.all([post('redirect'), post('big')]);
+    const [redirectJob, bigJob] = await Promise.all([server.waitForJob(redirected.body.job_id, delivered), server.waitForJob(big.body.job_id, delivered)]);
+    assert.deepEqual(redirectJob.deliveries[0].log.map((e: any) => e.status_code), [302, 302, 302], 'a 3xx is a failure, tried again');
+    assert.equal(receiver.received.filter((r) => r.path === '/ok' && JSON.parse(r.body).job_id === redirected.body.job_id).length, 0, 'never followed');
+    assert.deepEqual([bigJob.deliveries[0].state, bigJob.deliveries[0].log[0].status_code], ['delivered', 200]);
+    assert.ok(bigJob.deliveries[0].log[0].duration_ms < 2000, 'answered at the status line');
+
+    receiver.maxOpen = receiver.open;
+    const ids = await Promise.all(Array.from({ length: 12 }, async () =>
+      (await server.request('POST', '/jobs', { body: { kind: 'noop', callback_url: `${receiver.url}/hang?wave` } })).body.job_id as string));
+    await Promise.all(ids.map((id) => server.waitForJob(id, delivered, 30_000)));
+    assert.ok(receiver.maxOpen <= 8, `at most 8 at once (--callback-concurrency is fixed at 8): saw ${receiver.maxOpen}`);
+    assert.ok(receiver.maxOpen >= 2, `several at once: saw ${receiver.maxOpen}`);
+  });
 });
 
 describe('completion callbacks without an allow-list', () => {

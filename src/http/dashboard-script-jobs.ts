@@ -130,10 +130,10 @@ async function openDetail(id) {
 }
 $('detail').addEventListener('close', () => { detailId = null; });
 
-// One row per attempt of each completion callback (one for a delivery not tried yet).
+// One row per attempt of each completion callback (one for a delivery not tried yet); its URL is the job's Callback field.
 function deliveryRows(job) {
   return (job.deliveries || []).flatMap((d) => (d.log.length ? d.log : [null]).map((e) => el('tr', {},
-    el('td', { 'data-label': 'Event' }, d.event), el('td', { 'data-label': 'URL' }, el('code', {}, d.url)),
+    el('td', { 'data-label': 'Event' }, d.event.replace('job.', '')),
     el('td', { 'data-label': 'State' }, el('span', { class: 'status-' + d.state }, d.state)),
     el('td', { 'data-label': 'Attempt' }, e ? e.attempt : ''), el('td', { 'data-label': 'At' }, e ? formatTime(e.at) : formatTime(d.next_attempt_at)),
     el('td', { 'data-label': 'Status' }, e?.status_code ?? ''), el('td', { 'data-label': 'Error' }, e?.error ?? ''),
@@ -173,7 +173,7 @@ async function renderDetail() {
     attempts.length ? el('table', { class: 'cards' }, el('thead', {}, el('tr', {}, ...['Attempt', 'Outcome', 'Code', 'Message', 'Exit code', 'Duration', 'Owner'].map((h) => el('th', {}, h)))),
       el('tbody', { id: 'detail-attempts' }, attempts)) : el('p', { class: 'muted' }, 'No attempt has ended yet.'),
     ...(job.callback_url ? [el('h3', {}, 'Callbacks'), job.deliveries.length
-      ? el('table', { class: 'cards' }, el('thead', {}, el('tr', {}, ...['Event', 'URL', 'State', 'Attempt', 'At', 'Status', 'Error', 'Duration'].map((h) => el('th', {}, h)))),
+      ? el('table', { class: 'cards deliveries' }, el('thead', {}, el('tr', {}, ...['Event', 'State', 'Attempt', 'At', 'Status', 'Error', 'Duration'].map((h) => el('th', {}, h)))),
         el('tbody', { id: 'detail-deliveries' }, deliveryRows(job)))
       : el('p', { class: 'muted' }, 'Sent once the job ends.')] : []));
 }

@@ -4,7 +4,7 @@ import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import { EngineError } from './engine-error.js';
 import type { EnqueueRequest } from './engine-types.js';
-import { TIMER_LIMIT_MS, type NewJob } from './job.js';
+import { DEDUPE_POLICIES, TIMER_LIMIT_MS, type NewJob } from './job.js';
 import type { JobStore } from './job-store.js';
 
 export interface EngineOptions {
@@ -125,6 +125,9 @@ export function timeoutOf(timeoutMs: number | null | undefined, { maxTimeoutMs, 
 
 /** The row a request becomes: the engine's defaults filled in, its timeout checked against the ceiling. */
 export function newJob(request: EnqueueRequest, options: ResolvedEngineOptions, now: number): NewJob {
+  if (request.dedupePolicy !== undefined && !DEDUPE_POLICIES.includes(request.dedupePolicy)) {
+    throw new EngineError('invalid_option', `A job's dedupePolicy must be one of ${DEDUPE_POLICIES.join(', ')}.`);
+  }
   return {
     id: randomUUID(),
     kind: request.kind,

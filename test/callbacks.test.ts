@@ -61,6 +61,9 @@ describe('completion callbacks to an allowed receiver', () => {
     assert.ok(hit, 'the webhook got the cancelled job');
     assert.equal(hit.headers['offload-event'], 'job.cancelled');
     assert.equal(JSON.parse(hit.body).status, 'cancelled');
+    const ownUrlJobs = receiver.received.filter((r) => r.path === '/ok').map((r) => JSON.parse(r.body).job_id);
+    assert.ok(ownUrlJobs.length > 0);
+    assert.ok(hits.every((h) => !ownUrlJobs.includes(JSON.parse(h.body).job_id)), 'a job with its own callback_url is not sent to the webhook');
   });
 
   test('a receiver answering 500, one that never answers, one that drops the socket: retried with backoff, then given up', async () => {

@@ -17,6 +17,9 @@ import { openSqliteJobStore } from './engine/sqlite/sqlite-job-store.js';
 import { Exports } from './exports/exports.js';
 import { startRetentionSweeper } from './exports/retention.js';
 import { createApp, type AppOptions } from './http/app.js';
+import { Registry } from 'prom-client';
+import { CallbackDeliverer, type CallbackOptions } from './callbacks/callback-deliverer.js';
+import { registerCallbackMetrics } from './callbacks/callback-metrics.js';
 import { jobsDatabasePath } from './contracts/data-layout.js';
 import { reasonOf, StartupError } from './startup-error.js';
 import { VERSION } from './version.js';
@@ -42,7 +45,9 @@ export interface OffloadOptions {
   /** Largest single imported record (NDJSON line, CSV row), bytes. */
   maxRecordBytes?: number;
   /** The HTTP layer's options (token, limits, host allow-list). */
-  http?: Omit<AppOptions, 'engine' | 'datasets' | 'exports' | 'logger'>;
+  http?: Omit<AppOptions, 'engine' | 'datasets' | 'exports' | 'logger' | 'callbackAllow'>;
+  /** How completion callbacks are delivered (the secret, allowed hosts, timeout, attempts); the webhook for all jobs is engine.defaultCallbackUrl. */
+  callbacks?: CallbackOptions;
 }
 
 export const OFFLOAD_DEFAULTS = Object.freeze({ resultTtlMs: 24 * 3600 * 1000, durability: 'normal' as Durability, store: 'sqlite' });
@@ -101,7 +106,10 @@ export async function createOffload(options: OffloadOptions): Promise<Offload> {
   const datasets = new Datasets(engine, catalog, { maxRecordBytes: options.maxRecordBytes });
   const exports = new Exports(engine, datasets, resultTtlMs, { producer: `offload ${VERSION}` });
   // The app (and its metrics) before start: start-up recovery of orphaned jobs is counted too.
-  const app = createApp({ ...options.http, engine, datasets, exports, logger: options.logger });
+  const metricsRegistry = options.http?.metricsRegistry ?? new Registry();
+  const app = createApp({ ...options.http, metricsRegistry, callbackAllow: options.callbacks?.allow, engine, datasets, exports, logger: options.logger });
+  const callbacks = new CallbackDeliverer(engine, options.logger, options.callbacks);
+  registerCallbackMetrics(callbacks, metricsRegistry);
 
   let retention: ReturnType<typeof startRetentionSweeper> | undefined;
   let closing: Promise<void> | undefined;
@@ -112,11 +120,13 @@ export async function createOffload(options: OffloadOptions): Promise<Offload> {
     app,
     async start() {
       await engine.start();
+      callbacks.start();
       retention = startRetentionSweeper({ engine, datasets, resultTtlMs, logger: options.logger });
     },
     close({ graceMs }: { graceMs?: number } = {}) {
       closing ??= (async () => {
         retention?.stop();
+        await callbacks.stop();
         await engine.close({ graceMs });
       })();
       return closing;

@@ -1,6 +1,8 @@
 import { parseArgs } from 'node:util';
 import type { Durability } from './db/open-database.js';
 import { BUILT_IN_KINDS } from './built-in-kinds.js';
+import { callbackUrlProblem, parseAllowedHost, type AllowedHost } from './callbacks/callback-address.js';
+import { CALLBACK_DEFAULTS } from './callbacks/callback-deliverer.js';
 import { OFFLOAD_DEFAULTS } from './compose.js';
 import { DEFAULT_MAX_RECORD_BYTES } from './contracts/import-contract.js';
 import { ENGINE_DEFAULTS } from './engine/engine-options.js';
@@ -58,6 +60,17 @@ export interface Config {
   headersTimeoutMs: number;
   /** A connection idle (nothing sent or received) this long is closed, ms; stalled uploads included. */
   idleTimeoutMs: number;
+  /** Completion callbacks: the URL every job without its own callback_url reports to, and how deliveries are made. */
+  webhookUrl: string | undefined;
+  /** Key of the Offload-Signature HMAC; deliveries are unsigned without it. */
+  webhookSecret: string | undefined;
+  /** Hosts callbacks may reach though they are (or resolve to) loopback, private or link-local addresses. */
+  callbackAllow: AllowedHost[];
+  callbackTimeoutMs: number;
+  /** Attempts of one delivery before it is given up. */
+  callbackAttempts: number;
+  /** First retry delay of a delivery, ms (doubles each attempt, with jitter, up to an hour). */
+  callbackRetryBaseMs: number;
 }
 
 export class ConfigError extends Error {
@@ -103,6 +116,12 @@ export const FLAGS: Record<string, FlagSpec> = {
   'max-event-streams-per-client': { env: 'OFFLOAD_MAX_EVENT_STREAMS_PER_CLIENT', type: 'string', default: String(APP_DEFAULTS.maxEventStreamsPerClient), help: 'open event streams (SSE) at most per client address' },
   'headers-timeout-ms': { env: 'OFFLOAD_HEADERS_TIMEOUT_MS', type: 'string', default: String(DEFAULT_CONNECTION_LIMITS.headersTimeoutMs), help: 'time a client has to send the request headers, ms' },
   'idle-timeout-ms': { env: 'OFFLOAD_IDLE_TIMEOUT_MS', type: 'string', default: String(DEFAULT_CONNECTION_LIMITS.idleTimeoutMs), help: 'a connection idle this long (a stalled upload too) is closed, ms' },
+  webhook: { env: 'OFFLOAD_WEBHOOK', type: 'string', help: 'http(s) URL every job without its own callback_url POSTs its final job document to' },
+  'webhook-secret': { env: 'OFFLOAD_WEBHOOK_SECRET', type: 'string', help: 'key of the callbacks\' Offload-Signature (HMAC-SHA256); unsigned without it' },
+  'callback-allow': { env: 'OFFLOAD_CALLBACK_ALLOW', type: 'string', multiple: true, help: 'HOST[:PORT] callbacks may reach though it is a loopback, private or link-local address (repeatable; env: comma-separated)' },
+  'callback-timeout-ms': { env: 'OFFLOAD_CALLBACK_TIMEOUT_MS', type: 'string', default: String(CALLBACK_DEFAULTS.timeoutMs), help: 'limit of one callback attempt, ms' },
+  'callback-attempts': { env: 'OFFLOAD_CALLBACK_ATTEMPTS', type: 'string', default: String(CALLBACK_DEFAULTS.maxAttempts), help: 'attempts of one callback before it is given up' },
+  'callback-retry-base-ms': { env: 'OFFLOAD_CALLBACK_RETRY_BASE_MS', type: 'string', default: String(CALLBACK_DEFAULTS.retryBaseMs), help: 'first retry delay of a callback, ms (doubles each attempt, with jitter, up to 1 h)' },
   'log-level': { env: 'OFFLOAD_LOG_LEVEL', type: 'string', default: 'info', help: 'fatal, error, warn, info, debug, trace or silent' },
 };
 
@@ -180,6 +199,15 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
     return trimmed;
   });
 
+  const callbackAllow = list('callback-allow').map((text) => {
+    const entry = parseAllowedHost(text);
+    if (!entry) throw new ConfigError(`--callback-allow must be HOST or HOST:PORT (e.g. 127.0.0.1:9000, hooks.internal), got "${text}"`);
+    return entry;
+  });
+  const webhookUrl = raw('webhook') || undefined;
+  const webhookProblem = webhookUrl === undefined ? undefined : callbackUrlProblem(webhookUrl, callbackAllow);
+  if (webhookProblem) throw new ConfigError(`--webhook (OFFLOAD_WEBHOOK) ${webhookProblem}`);
+
   const config: Config = {
     port: integer('port', 0, 65535),
     host: raw('host')!,
@@ -211,6 +239,12 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
     maxEventStreamsPerClient: integer('max-event-streams-per-client', 1, 1_000_000),
     headersTimeoutMs: integer('headers-timeout-ms', 100, 3_600_000),
     idleTimeoutMs: integer('idle-timeout-ms', 100, 24 * 3_600_000),
+    webhookUrl,
+    webhookSecret: raw('webhook-secret') || undefined,
+    callbackAllow,
+    callbackTimeoutMs: integer('callback-timeout-ms', 100, 600_000),
+    callbackAttempts: integer('callback-attempts', 1, 100),
+    callbackRetryBaseMs: integer('callback-retry-base-ms', 1, 3_600_000),
   };
   if (config.jobTtlMs < 1) throw new ConfigError(`--job-ttl (OFFLOAD_JOB_TTL) must be longer than 0, got "${raw('job-ttl')}"`);
   if (config.jobTtlMs < config.resultTtlMs) {

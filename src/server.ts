@@ -38,6 +38,7 @@ export async function startServer(
       maxTimeoutMs: config.maxTimeoutMs,
       jobTtlMs: config.jobTtlMs,
       crashLimit: config.crashLimit,
+      ...(config.webhookUrl === undefined ? {} : { defaultCallbackUrl: config.webhookUrl }),
       ...(config.defaultTimeoutMs === undefined ? {} : { defaultTimeoutMs: config.defaultTimeoutMs }),
       ...engineOverrides,
     },
@@ -45,6 +46,13 @@ export async function startServer(
     kinds: config.jobs.map(({ kind, file }) => ({ kind, module: file })),
     resultTtlMs: config.resultTtlMs,
     maxRecordBytes: config.maxRecordMb * 1024 * 1024,
+    callbacks: {
+      secret: config.webhookSecret,
+      allow: config.callbackAllow,
+      timeoutMs: config.callbackTimeoutMs,
+      maxAttempts: config.callbackAttempts,
+      retryBaseMs: config.callbackRetryBaseMs,
+    },
     http: {
       token: config.token,
       jsonLimitBytes: config.maxBodyKb * 1024,
@@ -57,6 +65,9 @@ export async function startServer(
   });
   await offload.start();
 
+  if (config.webhookUrl !== undefined && config.webhookSecret === undefined) {
+    logger.warn('--webhook without --webhook-secret: completion callbacks are sent unsigned, so receivers cannot tell them from forgeries');
+  }
   if (!isLoopback(config.host) && !config.token) {
     logger.warn({ host: config.host }, 'listening on a non-loopback address without a token (--allow-insecure-bind): anyone who can reach it can run jobs');
   }

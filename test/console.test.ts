@@ -159,6 +159,20 @@ test('schedules: listed with timing, next due, last run and state; Pause and Res
   await page.close();
 });
 
+test('the detail of a job with a callback shows its dedupe key and the delivery log', async () => {
+  // localhost resolves to loopback, which this server (no --callback-allow) refuses: a failed delivery, logged.
+  const id = (await post('/jobs', { kind: 'noop', dedupe_key: 'console-key', callback_url: 'http://localhost:9/hook' })).body.job_id;
+  await server.waitForJob(id, (job) => job.deliveries?.[0]?.state === 'failed');
+  const page = await openConsole();
+  await page.evaluate((jobId: string) => (globalThis as any).openDetail(jobId), id);
+  const rows = page.locator('#detail-deliveries tr');
+  await waitFor(async () => ((await rows.count()) === 1 ? true : undefined), 5000, 'one delivery attempt');
+  assert.match(await rows.nth(0).innerText(), /succeeded[\s\S]*failed[\s\S]*internal address/);
+  assert.match(await page.locator('#detail-body').innerText(), /localhost:9\/hook/);
+  assert.match(await page.locator('#detail-body').innerText(), /console-key \(pending\)/);
+  await page.close();
+});
+
 test('layout at 1400 and 390 px: nothing wider than the viewport; dark mode; favicon; keyboard focus', async () => {
   const csv = 'id,name,city,score,active\n' + Array.from({ length: 200 }, (_, i) => `${i},name ${i},city ${i % 7},${i / 4},${i % 2 === 0}`).join('\n') + '\n';
   const upload = await server.request('POST', '/datasets?name=customers', { rawBody: csv, headers: { 'content-type': 'text/csv' } });

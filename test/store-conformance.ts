@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, test } from 'node:test';
 import type { Fence, Job, JobError, NewJob } from '../src/engine/job.js';
 import type { JobStore } from '../src/engine/job-store.js';
 import { describeConsoleConformance } from './store-conformance-console.js';
+import { describeHooksConformance } from './store-conformance-hooks.js';
 import { describeRetentionConformance } from './store-conformance-retention.js';
 import { describeScheduleConformance } from './store-conformance-schedules.js';
 
@@ -79,14 +80,15 @@ export function describeJobStoreConformance(name: string, openStore: () => Promi
         const fields: NewJob = {
           id: randomUUID(), kind: 'export', payload: { a: [1, 'x', null, 2.5], b: { c: true }, s: 'é"\n' }, priority: 7,
           runAt: T0 + 5000, maxAttempts: 4, timeoutMs: 60_000, createdAt: T0, idempotencyKey: 'route:key-1', requestHash: 'hash-1', ref: 'dataset-1',
+          dedupeKey: 'dedupe-1', dedupePolicy: 'active', callbackUrl: 'https://hooks.example/done',
         };
         const [inserted] = await store.insert([fields]);
         assert.equal(inserted?.created, true);
-        const { id, kind, payload, priority, runAt, maxAttempts, timeoutMs, createdAt, idempotencyKey, requestHash, ref } = fields;
+        const { id, kind, payload, priority, runAt, maxAttempts, timeoutMs, createdAt, idempotencyKey, requestHash, ref, dedupeKey, dedupePolicy, callbackUrl } = fields;
         assert.deepEqual({ ...inserted.job, seq: 0 }, {
           id, kind, status: 'pending', payload, priority, runAt, attempts: 0, maxAttempts, timeoutMs, owner: null, leaseExpiresAt: null,
           cancelRequested: false, progressDone: null, progressTotal: null, result: null, error: null, createdAt, startedAt: null,
-          finishedAt: null, updatedAt: createdAt, seq: 0, idempotencyKey, requestHash, ref,
+          finishedAt: null, updatedAt: createdAt, seq: 0, idempotencyKey, requestHash, ref, dedupeKey, dedupePolicy, callbackUrl,
         });
         assert.equal(typeof inserted.job.seq, 'number');
         assert.deepEqual(await store.get(id), inserted.job, 'get returns what insert returned');
@@ -94,7 +96,7 @@ export function describeJobStoreConformance(name: string, openStore: () => Promi
 
       test('omitted idempotency key, request hash and ref read back as null', async () => {
         const job = await insertOne();
-        assert.deepEqual([job.idempotencyKey, job.requestHash, job.ref, job.timeoutMs], [null, null, null, null]);
+        assert.deepEqual([job.idempotencyKey, job.requestHash, job.ref, job.timeoutMs, job.dedupeKey, job.dedupePolicy, job.callbackUrl], [null, null, null, null, null, null, null]);
         assert.deepEqual(await store.get(job.id), job);
       });
 
@@ -536,6 +538,7 @@ export function describeJobStoreConformance(name: string, openStore: () => Promi
     describeConsoleConformance({ store: () => store, insertOne, startJob, fenceOf, t0: T0 });
     describeRetentionConformance({ store: () => store, insertOne, startJob, fenceOf, t0: T0 });
     describeScheduleConformance({ store: () => store, insertOne, startJob, fenceOf, t0: T0 });
+    describeHooksConformance({ store: () => store, insertOne, startJob, fenceOf, t0: T0 });
 
     describe('owners and health', () => {
       test('registerOwner, listOwners and removeOwner', async () => {

@@ -4,7 +4,7 @@ import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import { EngineError } from './engine-error.js';
 import type { EnqueueRequest } from './engine-types.js';
-import { TIMER_LIMIT_MS, type NewJob } from './job.js';
+import { DEDUPE_POLICIES, TIMER_LIMIT_MS, type NewJob } from './job.js';
 import type { JobStore } from './job-store.js';
 
 export interface EngineOptions {
@@ -44,6 +44,8 @@ export interface EngineOptions {
   crashLimit?: number;
   /** Finished jobs (succeeded, failed, cancelled) are deleted this long after they ended, unless pinned, ms. Default 7 days. */
   jobTtlMs?: number;
+  /** The callback URL of every job enqueued without one (e.g. a webhook for all jobs). Default none. */
+  defaultCallbackUrl?: string;
   logger?: Logger;
   /**
    * The clock schedules are read on (epoch ms): their due times, and the creation time of the jobs they enqueue.
@@ -52,7 +54,10 @@ export interface EngineOptions {
   now?: () => number;
 }
 
-export type ResolvedEngineOptions = Required<Omit<EngineOptions, 'store' | 'logger' | 'defaultTimeoutMs' | 'now'>> & { defaultTimeoutMs: number };
+export type ResolvedEngineOptions = Required<Omit<EngineOptions, 'store' | 'logger' | 'defaultTimeoutMs' | 'now' | 'defaultCallbackUrl'>> & {
+  defaultTimeoutMs: number;
+  defaultCallbackUrl: string | null;
+};
 
 export const ENGINE_DEFAULTS = Object.freeze({
   threads: Math.max(1, availableParallelism() - 1),
@@ -92,6 +97,7 @@ export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOpti
     niceIncrement: pick('niceIncrement'),
     jobTtlMs: pick('jobTtlMs'),
     crashLimit: pick('crashLimit'),
+    defaultCallbackUrl: options.defaultCallbackUrl ?? null,
   };
   for (const name of ['threads', 'workerMemoryMb', 'leaseMs', 'maxPending', 'defaultMaxAttempts', 'retryBaseMs', 'retryMaxMs', 'pollIntervalMs', 'jobTtlMs', 'crashLimit'] as const) {
     validatePositiveInteger(name, resolved[name]);
@@ -124,6 +130,9 @@ export function timeoutOf(timeoutMs: number | null | undefined, { maxTimeoutMs, 
 
 /** The row a request becomes: the engine's defaults filled in, its timeout checked against the ceiling. */
 export function newJob(request: EnqueueRequest, options: ResolvedEngineOptions, now: number): NewJob {
+  if (request.dedupePolicy !== undefined && !DEDUPE_POLICIES.includes(request.dedupePolicy)) {
+    throw new EngineError('invalid_option', `A job's dedupePolicy must be one of ${DEDUPE_POLICIES.join(', ')}.`);
+  }
   return {
     id: randomUUID(),
     kind: request.kind,
@@ -137,5 +146,8 @@ export function newJob(request: EnqueueRequest, options: ResolvedEngineOptions, 
     requestHash: request.requestHash ?? null,
     ref: request.ref ?? null,
     pinned: request.pinned ?? false,
+    dedupeKey: request.dedupeKey ?? null,
+    dedupePolicy: request.dedupeKey === undefined ? null : (request.dedupePolicy ?? 'pending'),
+    callbackUrl: request.callbackUrl ?? options.defaultCallbackUrl,
   };
 }

@@ -1,7 +1,7 @@
 // The types of the engine's public methods and events.
 import type { AttemptReport } from './dispatcher.js';
 import type { ScheduleRunReport } from './scheduler.js';
-import type { DisplayStatus, Job } from './job.js';
+import type { DedupePolicy, DisplayStatus, Job } from './job.js';
 
 export interface EnqueueRequest {
   kind: string;
@@ -23,12 +23,25 @@ export interface EnqueueRequest {
    * e.g. the job that created a record. Default false.
    */
   pinned?: boolean;
+  /**
+   * Unlike the idempotency key (one request, the same job for ever), a dedupe key folds different requests into one
+   * job while it waits: a job of the same kind holding the key is returned instead of a new one (see DedupePolicy).
+   */
+  dedupeKey?: string;
+  /** How long this job holds its dedupe key and what a duplicate does. Default `pending`. */
+  dedupePolicy?: DedupePolicy;
+  /** POSTed the final job once it ends (see JobStore.claimDeliveries). Default: the engine's defaultCallbackUrl. */
+  callbackUrl?: string;
 }
 
 export interface EnqueueResult {
   job: Job;
-  /** False when an earlier job with the same idempotency key was returned. */
+  /** False when an earlier job with the same idempotency key, or one holding the dedupe key, was returned. */
   created: boolean;
+  /** The job returned holds the dedupe key asked for. */
+  deduplicated?: boolean;
+  /** Deduplicated with policy `latest`: its payload is now the one of this request. */
+  replaced?: boolean;
 }
 
 export interface ListJobsRequest {
@@ -70,6 +83,8 @@ export interface EngineEvents {
   scheduleRun: [report: ScheduleRunReport];
   /** A look at a due schedule found that another process (or a change) had written it first: it did nothing. */
   scheduleRaceLost: [];
+  /** An enqueue found a job holding its dedupe key and returned it instead (`replaced`: its payload replaced). */
+  deduplicated: [job: Job, replaced: boolean];
   /** After close(): the pool is down and the database closed. */
   closed: [];
 }

@@ -14,7 +14,7 @@ import type {
 } from './engine-types.js';
 import { isTerminal, type Job, type JobStatus } from './job.js';
 import { KindRegistry, type RegisterOptions } from './kind-registry.js';
-import type { AttemptRecord, ChangePoint, FinishedInMinute, JobStore } from './job-store.js';
+import type { AttemptRecord, ChangePoint, DeliveryAttempt, DeliveryEnd, DeliveryRecord, FinishedInMinute, JobStore } from './job-store.js';
 import { startJobRetention, type JobRetention } from './job-retention.js';
 import { LeaseKeeper } from './leases.js';
 import { checkReadiness } from './readiness.js';
@@ -173,14 +173,30 @@ export class Engine extends EventEmitter<EngineEvents> {
     } finally {
       this.#uncommittedInserts--;
     }
-    if (result.created) {
+    if (result.created || result.replaced) {
       this.emit('change', result.job);
       this.#dispatcher?.wake();
     }
-    if (!result.created && result.job.requestHash !== job.requestHash) {
+    if (result.deduplicated) this.emit('deduplicated', result.job, result.replaced === true);
+    if (!result.created && !result.deduplicated && result.job.requestHash !== job.requestHash) {
       throw new EngineError('idempotency_conflict', 'This Idempotency-Key was already used with a different request.');
     }
     return result;
+  }
+
+  /** Completion callbacks due now, claimed for `leaseMs` (JobStore.claimDeliveries): for a deliverer to send. */
+  async claimDeliveries(limit: number, leaseMs: number): Promise<DeliveryRecord[]> {
+    return this.#store.claimDeliveries(engineNow(), limit, leaseMs);
+  }
+
+  /** Records how attempt `attempt.attempt` of a claimed delivery went (JobStore.endDeliveryAttempt). */
+  async endDeliveryAttempt(id: string, attempt: DeliveryAttempt, end: DeliveryEnd): Promise<DeliveryRecord | undefined> {
+    return this.#store.endDeliveryAttempt(id, attempt, end, engineNow());
+  }
+
+  /** The completion callbacks of job `id`, oldest first, each with its log of attempts. */
+  async deliveries(jobId: string): Promise<DeliveryRecord[]> {
+    return this.#store.deliveries(jobId);
   }
 
   /** Pending and running jobs enqueued with this `ref`, in every process sharing the store. */

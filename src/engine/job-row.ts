@@ -1,6 +1,6 @@
 // A row of the jobs table as every store reads it (snake_case columns, times as epoch ms, JSON as text, flags as
 // 0/1), and the one place where its columns become Job fields.
-import type { Job, JobError, JobStatus } from './job.js';
+import type { DedupePolicy, Job, JobError, JobStatus, NewJob } from './job.js';
 
 export interface JobRow {
   seq: number;
@@ -29,6 +29,9 @@ export interface JobRow {
   ref: string | null;
   /** 1: kept by job retention however old (not a Job field: only retention reads it). */
   pinned: number;
+  dedupe_key: string | null;
+  dedupe_policy: DedupePolicy | null;
+  callback_url: string | null;
 }
 
 export function toJob(row: JobRow): Job {
@@ -57,6 +60,9 @@ export function toJob(row: JobRow): Job {
     idempotencyKey: row.idempotency_key,
     requestHash: row.request_hash,
     ref: row.ref,
+    dedupeKey: row.dedupe_key,
+    dedupePolicy: row.dedupe_policy,
+    callbackUrl: row.callback_url,
   };
 }
 
@@ -75,15 +81,32 @@ export function cancelledInstead(attemptError: JobError): string {
 }
 
 /**
- * The INSERT of a new job, the same in both stores' SQL (@name parameters): a job whose idempotency key is taken
- * inserts nothing and returns no row.
+ * The INSERT of a new job, the same in both stores' SQL (@name parameters): a job whose idempotency key or dedupe
+ * key is taken inserts nothing and returns no row. Without a conflict target (PostgreSQL takes only one), so a
+ * taken id does too: the store then finds which row took it (see insertConflict).
  */
 export function insertJobSql(returning: string): string {
   return `
     INSERT INTO jobs (id, kind, status, payload, priority, run_at, max_attempts, timeout_ms, created_at, updated_at,
-                      idempotency_key, request_hash, ref, pinned)
+                      idempotency_key, request_hash, ref, pinned, dedupe_key, dedupe_policy, dedupe_slot, callback_url)
     VALUES (@id, @kind, 'pending', @payload, @priority, @run_at, @max_attempts, @timeout_ms, @now, @now,
-            @idempotency_key, @request_hash, @ref, @pinned)
-    ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+            @idempotency_key, @request_hash, @ref, @pinned, @dedupe_key, @dedupe_policy, @dedupe_key, @callback_url)
+    ON CONFLICT DO NOTHING
     RETURNING ${returning}`;
+}
+
+/** The parameters of insertJobSql for a job (`pinned` as the store's flag type). */
+export function insertJobParams(job: NewJob, pinned: number | boolean): Record<string, unknown> {
+  const dedupeKey = job.dedupeKey ?? null;
+  return {
+    id: job.id, kind: job.kind, payload: JSON.stringify(job.payload), priority: job.priority, run_at: job.runAt,
+    max_attempts: job.maxAttempts, timeout_ms: job.timeoutMs, now: job.createdAt, idempotency_key: job.idempotencyKey ?? null,
+    request_hash: job.requestHash ?? null, ref: job.ref ?? null, pinned, dedupe_key: dedupeKey,
+    dedupe_policy: dedupeKey === null ? null : (job.dedupePolicy ?? 'pending'), callback_url: job.callbackUrl ?? null,
+  };
+}
+
+/** An insert that added no row and found no job holding its idempotency or dedupe key: its id is taken. */
+export function takenIdError(job: NewJob): Error {
+  return Object.assign(new Error(`A job with id ${job.id} already exists.`), { code: 'duplicate_job_id' });
 }

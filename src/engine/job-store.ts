@@ -77,6 +77,48 @@ export interface AttemptRecord {
   error: JobError | null;
 }
 
+/** What insert did with one job: added it, or found the job holding its idempotency key or its dedupe key. */
+export interface InsertResult {
+  job: Job;
+  created: boolean;
+  /** Not created: a job of the kind holding the dedupe key was found (and returned instead). */
+  deduplicated?: boolean;
+  /** Deduplicated with policy `latest`: the pending job's payload was replaced by the new one. */
+  replaced?: boolean;
+}
+
+/** One try to deliver a completion callback, as kept in its delivery's log. */
+export interface DeliveryAttempt {
+  attempt: number;
+  /** Epoch ms the request started. */
+  at: number;
+  durationMs: number;
+  /** The HTTP status answered, if any. */
+  statusCode: number | null;
+  /** Why it did not count as delivered (no answer, a timeout, a refused address, a non-2xx status). */
+  error: string | null;
+}
+
+/** A completion callback owed for one final status of a job (JobStore.claimDeliveries). */
+export interface DeliveryRecord {
+  id: string;
+  jobId: string;
+  url: string;
+  /** The final status that caused it. */
+  event: 'succeeded' | 'failed' | 'cancelled';
+  /** `failed`: given up after its last attempt (or on an address it may not reach). */
+  state: 'pending' | 'delivered' | 'failed';
+  attempts: number;
+  /** When it is tried next (while pending; a claimed one: when its claim lapses). */
+  nextAttemptAt: number;
+  createdAt: number;
+  endedAt: number | null;
+  log: DeliveryAttempt[];
+}
+
+/** How a delivery attempt ended: done (delivered or given up), or to be tried again at `nextAttemptAt`. */
+export type DeliveryEnd = { state: 'delivered' | 'failed' } | { state: 'pending'; nextAttemptAt: number };
+
 /** An attempt that ended without a result, and what to do with its job. */
 export type AttemptEnd =
   | { status: 'failed' | 'cancelled'; error: JobError }
@@ -92,9 +134,11 @@ export interface JobStore {
   readonly schedules: ScheduleStore;
   /**
    * Inserts the jobs in one transaction. A job whose idempotency key is already taken is not inserted: the
-   * existing row is returned with `created: false`.
+   * existing row is returned with `created: false`. Nor is one whose (kind, dedupeKey) a job still holds (see
+   * DedupePolicy): that job is returned, `deduplicated: true` — its payload replaced first if the new job's policy
+   * is `latest` and it is pending (`replaced: true`). Atomic under concurrency: a unique index on the held keys.
    */
-  insert(jobs: readonly NewJob[]): Promise<Array<{ job: Job; created: boolean }>>;
+  insert(jobs: readonly NewJob[]): Promise<InsertResult[]>;
   claim(request: ClaimRequest): Promise<Job[]>;
   /**
    * Extends the leases of these attempts of `owner` (and the owner's heartbeat); returns those still its own, with
@@ -169,6 +213,19 @@ export interface JobStore {
    * locked database, unlike ping); false when no such owner row exists.
    */
   touchOwner(id: string, now: number): Promise<boolean>;
+  /**
+   * Completion callbacks due at `now` (pending, nextAttemptAt <= now), at most `limit` of those due first: each is
+   * claimed — its attempts counted, nextAttemptAt moved to now + leaseMs — so that no other process takes it until
+   * that claim lapses (a process that died mid-delivery: it is tried again then).
+   */
+  claimDeliveries(now: number, limit: number, leaseMs: number): Promise<DeliveryRecord[]>;
+  /**
+   * Records attempt `attempt` of delivery `id` in its log and how it ended; undefined (nothing written) once the
+   * delivery moved on (another claim, or it ended).
+   */
+  endDeliveryAttempt(id: string, attempt: DeliveryAttempt, end: DeliveryEnd, now: number): Promise<DeliveryRecord | undefined>;
+  /** The callbacks of job `id`, oldest first, each with its log. */
+  deliveries(jobId: string): Promise<DeliveryRecord[]>;
   /** Checks that the database accepts a write. */
   ping(): Promise<void>;
   /**

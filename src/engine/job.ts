@@ -82,7 +82,19 @@ export interface Job {
   requestHash: string | null;
   /** The caller's own reference (e.g. the record the job works on); indexed while the job is active. */
   ref: string | null;
+  /** While this job holds its dedupe key (see DedupePolicy), another job of its kind with the key finds this one. */
+  dedupeKey: string | null;
+  dedupePolicy: DedupePolicy | null;
+  /** POSTed the job once it reaches a final status (see JobStore.claimDeliveries). */
+  callbackUrl: string | null;
 }
+
+/**
+ * How long a job holds its dedupe key, and what a duplicate does. `pending`: until it starts, a duplicate gets it
+ * back; `active`: until it ends; `latest`: until it starts, and a duplicate replaces its payload (keep latest).
+ */
+export const DEDUPE_POLICIES = ['pending', 'active', 'latest'] as const;
+export type DedupePolicy = (typeof DEDUPE_POLICIES)[number];
 
 export interface NewJob {
   id: string;
@@ -99,6 +111,10 @@ export interface NewJob {
   ref?: string | null;
   /** Kept by job retention however long ago it finished (see EngineOptions.jobTtlMs). */
   pinned?: boolean;
+  dedupeKey?: string | null;
+  /** Default `pending` when a dedupeKey is given. */
+  dedupePolicy?: DedupePolicy | null;
+  callbackUrl?: string | null;
 }
 
 /** Identifies one attempt: an outcome is written only while the row still belongs to it. */

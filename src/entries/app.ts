@@ -8,4 +8,6 @@ export type { RunningServer } from '../server.js';
 export { parseConfig } from '../config.js';
 export type { Config } from '../config.js';
 export { createLogger } from '../logger.js';
+export { CallbackDeliverer, CALLBACK_DEFAULTS } from '../callbacks/callback-deliverer.js';
+export type { CallbackOptions, CallbackAttemptReport } from '../callbacks/callback-deliverer.js';
 export { StartupError } from '../startup-error.js';

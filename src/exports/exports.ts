@@ -26,6 +26,8 @@ export interface CreateExportRequest {
   timeout_ms?: number;
   /** Not started before this many ms from now (the engine's clock). */
   delayMs?: number;
+  /** Checked by the caller against the server's allow-list (see callbacks/callback-address.ts). */
+  callback_url?: string;
 }
 
 export interface ExportFile {
@@ -83,6 +85,7 @@ export class Exports {
       maxAttempts: request.max_attempts,
       timeoutMs: request.timeout_ms,
       delayMs: request.delayMs,
+      callbackUrl: request.callback_url,
       ...idempotency,
     });
   }

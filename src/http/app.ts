@@ -24,6 +24,7 @@ import { requireJsonBody } from './json-body.js';
 import { createMetrics, createMetricsRoutes, metricsRouteDocs } from './metrics.js';
 import { buildOpenApiDocument, createOpenApiRoutes, openApiRouteDocs, type RouteDoc } from './openapi.js';
 import { logRequests } from './request-log.js';
+import type { AllowedHost } from '../callbacks/callback-address.js';
 
 export interface AppOptions {
   engine: Engine;
@@ -46,6 +47,8 @@ export interface AppOptions {
   /** Open event streams at most, in all and per client address. */
   maxEventStreams?: number;
   maxEventStreamsPerClient?: number;
+  /** Hosts a job's callback_url may name even when they are internal addresses (--callback-allow). */
+  callbackAllow?: readonly AllowedHost[];
 }
 
 /** The HTTP layer's defaults; the command line's flags default to these too. */
@@ -72,6 +75,7 @@ export function createApp({
   allowedHosts,
   maxEventStreams = APP_DEFAULTS.maxEventStreams,
   maxEventStreamsPerClient = APP_DEFAULTS.maxEventStreamsPerClient,
+  callbackAllow = [],
 }: AppOptions): Koa {
   const app = new Koa();
   app.proxy = false;
@@ -90,11 +94,11 @@ export function createApp({
   const routers: Router[] = [
     createDashboardRoutes(),
     createHealthRoutes(engine),
-    createJobRoutes(engine, jsonBody, eventStreams),
+    createJobRoutes(engine, jsonBody, eventStreams, callbackAllow),
     createEventRoutes(feed, eventStreams),
     createStatsRoutes(engine),
     createDatasetRoutes(datasets, maxUploadBytes),
-    createExportRoutes(engine, exports, jsonBody, eventStreams),
+    createExportRoutes(engine, exports, jsonBody, eventStreams, callbackAllow),
     createScheduleRoutes(engine, jsonBody),
     createMetricsRoutes(metrics.registry),
     createOpenApiRoutes(() => buildOpenApiDocument(routeDocs, { version: VERSION, auth: Boolean(token) })),

@@ -130,6 +130,16 @@ async function openDetail(id) {
 }
 $('detail').addEventListener('close', () => { detailId = null; });
 
+// One row per attempt of each completion callback (one for a delivery not tried yet); its URL is the job's Callback field.
+function deliveryRows(job) {
+  return (job.deliveries || []).flatMap((d) => (d.log.length ? d.log : [null]).map((e) => el('tr', {},
+    el('td', { 'data-label': 'Event' }, d.event.replace('job.', '')),
+    el('td', { 'data-label': 'State' }, el('span', { class: 'status-' + d.state }, d.state)),
+    el('td', { 'data-label': 'Attempt' }, e ? e.attempt : ''), el('td', { 'data-label': 'At' }, e ? formatTime(e.at) : formatTime(d.next_attempt_at)),
+    el('td', { 'data-label': 'Status' }, e?.status_code ?? ''), el('td', { 'data-label': 'Error' }, e?.error ?? ''),
+    el('td', { 'data-label': 'Duration' }, e ? formatDuration(e.duration_ms) : ''))));
+}
+
 function json(value) { return el('pre', { class: 'json' }, value === null || value === undefined ? 'null' : JSON.stringify(value, null, 2)); }
 function field(name, value) { return [el('dt', {}, name), el('dd', {}, value ?? '')]; }
 
@@ -153,12 +163,18 @@ async function renderDetail() {
     el('dl', { class: 'fields' }, field('Created', formatTime(job.created_at)), field('Started', formatTime(job.started_at)),
       field('Finished', formatTime(job.finished_at)), field('Duration', formatDuration(jobDuration(job))),
       field('Attempts', job.attempts + ' / ' + job.max_attempts), field('Next run', formatTime(job.next_run_at)),
-      field('Priority', job.priority), field('Timeout', formatDuration(job.timeout_ms))),
+      field('Priority', job.priority), field('Timeout', formatDuration(job.timeout_ms)),
+      ...(job.dedupe_key ? field('Dedupe key', job.dedupe_key + ' (' + job.dedupe_policy + ')') : []),
+      ...(job.callback_url ? field('Callback', job.callback_url) : [])),
     actions,
     el('h3', {}, 'Payload'), json(job.payload),
     el('h3', {}, 'Result'), json(job.result),
     el('h3', {}, 'Attempts'),
     attempts.length ? el('table', { class: 'cards' }, el('thead', {}, el('tr', {}, ...['Attempt', 'Outcome', 'Code', 'Message', 'Exit code', 'Duration', 'Owner'].map((h) => el('th', {}, h)))),
-      el('tbody', { id: 'detail-attempts' }, attempts)) : el('p', { class: 'muted' }, 'No attempt has ended yet.'));
+      el('tbody', { id: 'detail-attempts' }, attempts)) : el('p', { class: 'muted' }, 'No attempt has ended yet.'),
+    ...(job.callback_url ? [el('h3', {}, 'Callbacks'), job.deliveries.length
+      ? el('table', { class: 'cards deliveries' }, el('thead', {}, el('tr', {}, ...['Event', 'State', 'Attempt', 'At', 'Status', 'Error', 'Duration'].map((h) => el('th', {}, h)))),
+        el('tbody', { id: 'detail-deliveries' }, deliveryRows(job)))
+      : el('p', { class: 'muted' }, 'Sent once the job ends.')] : []));
 }
 `;

@@ -70,6 +70,8 @@ ${Array.from({ length: 8 }, (_, i) => `.bar.k${i} { fill: var(--k${i}); } .swatc
 meter { width: 6rem; max-width: 100%; }
 .scroll-x { overflow-x: auto; max-width: 100%; }
 table.preview td, table.preview th { white-space: nowrap; overflow-wrap: normal; }
+/* The delivery log: short columns stay on one line, the error takes the rest. */
+table.deliveries td:not(:nth-child(6)), table.deliveries th { white-space: nowrap; overflow-wrap: normal; }
 pre.json { background: var(--soft); padding: .5rem; border-radius: 6px; overflow: auto; max-height: 16rem; font-size: .8rem; white-space: pre-wrap; overflow-wrap: anywhere; }
 dialog { background: var(--card); color: var(--fg); border: 1px solid var(--line); border-radius: 10px; width: min(900px, calc(100vw - 1rem)); max-height: calc(100vh - 2rem); padding: 1rem; }
 dialog::backdrop { background: rgb(0 0 0 / 45%); }

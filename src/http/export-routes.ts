@@ -7,6 +7,8 @@ import type { Exports } from '../exports/exports.js';
 import { AppError } from './errors.js';
 import { sendFile } from './file-download.js';
 import { readIdempotency } from './idempotency.js';
+import type { AllowedHost } from '../callbacks/callback-address.js';
+import { checkCallbackUrl } from './callback-url.js';
 import { toJobDocument } from './job-document.js';
 import type { RouteDoc } from './openapi.js';
 import {
@@ -28,12 +30,13 @@ export function createExportRoutes(
   exports: Exports,
   jsonBody: ReturnType<typeof requireJsonBody>,
   eventStreams: EventStreamLimiter,
+  callbackAllow: readonly AllowedHost[] = [],
 ): Router {
   const router = new Router({ prefix: '/exports' });
 
   async function toExportDocument(job: Job, withAttempts = false) {
-    const attempts = withAttempts ? await engine.attempts(job.id) : undefined;
-    return { ...toJobDocument(job, attempts), result: await exports.describeResult(job) };
+    const [attempts, deliveries] = withAttempts ? [await engine.attempts(job.id), await engine.deliveries(job.id)] : [];
+    return { ...toJobDocument(job, attempts, deliveries), result: await exports.describeResult(job) };
   }
 
   async function loadExport(id: unknown) {
@@ -45,6 +48,7 @@ export function createExportRoutes(
 
   router.post('/', jsonBody, async (ctx) => {
     const body = validate(CreateExportBody, ctx.request.body, 'body');
+    checkCallbackUrl(body.callback_url, callbackAllow);
     const { job, created } = await exports.create({ ...body, delayMs: delayMsOf(body) }, readIdempotency(ctx, 'exports', body));
     ctx.status = created ? 202 : 200;
     ctx.set({ Location: `/exports/${job.id}`, 'Retry-After': '1' });

@@ -1,12 +1,12 @@
 import { engineNow } from '../engine/clock.js';
 import { displayStatus, type Job } from '../engine/job.js';
-import type { AttemptRecord } from '../engine/job-store.js';
+import type { AttemptRecord, DeliveryRecord } from '../engine/job-store.js';
 import type { JobDocument } from './schemas.js';
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
-/** The API's view of a job: the job document of every job route; with its attempts, for the one-job GETs. */
-export function toJobDocument(job: Job, attempts?: readonly AttemptRecord[]): JobDocument {
+/** The API's view of a job: the job document of every job route; with its attempts and deliveries, for the one-job GETs. */
+export function toJobDocument(job: Job, attempts?: readonly AttemptRecord[], deliveries?: readonly DeliveryRecord[]): JobDocument {
   const progress =
     job.progressDone === null
       ? null
@@ -32,6 +32,9 @@ export function toJobDocument(job: Job, attempts?: readonly AttemptRecord[]): Jo
     created_at: iso(job.createdAt)!,
     started_at: iso(job.startedAt),
     finished_at: iso(job.finishedAt),
+    dedupe_key: job.dedupeKey,
+    dedupe_policy: job.dedupePolicy,
+    callback_url: job.callbackUrl,
     ...(attempts === undefined
       ? {}
       : {
@@ -44,11 +47,28 @@ export function toJobDocument(job: Job, attempts?: readonly AttemptRecord[]): Jo
             ended_at: iso(a.endedAt)!,
           })),
         }),
+    ...(deliveries === undefined ? {} : { deliveries: deliveries.map(toDeliveryDocument) }),
+  };
+}
+
+function toDeliveryDocument(delivery: DeliveryRecord): NonNullable<JobDocument['deliveries']>[number] {
+  return {
+    delivery_id: delivery.id,
+    url: delivery.url,
+    event: `job.${delivery.event}`,
+    state: delivery.state,
+    attempts: delivery.attempts,
+    next_attempt_at: delivery.state === 'pending' ? iso(delivery.nextAttemptAt) : null,
+    created_at: iso(delivery.createdAt)!,
+    ended_at: iso(delivery.endedAt),
+    log: delivery.log.map((entry) => ({
+      attempt: entry.attempt, at: iso(entry.at)!, duration_ms: entry.durationMs, status_code: entry.statusCode, error: entry.error,
+    })),
   };
 }
 
 /** The job document without payload, result and attempt history: what the event feed sends for each change. */
-export function toJobSummary(job: Job): Omit<JobDocument, 'payload' | 'result' | 'attempt_history'> {
+export function toJobSummary(job: Job): Omit<JobDocument, 'payload' | 'result' | 'attempt_history' | 'deliveries'> {
   const { payload: _payload, result: _result, ...summary } = toJobDocument(job);
   return summary;
 }

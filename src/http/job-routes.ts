@@ -14,8 +14,12 @@ import { readIdempotency } from './idempotency.js';
 import { IdempotencyHeaders } from './resource-schemas.js';
 import { streamJobEvents, type EventStreamLimiter } from './sse.js';
 import { validate } from './validate.js';
+import type { AllowedHost } from '../callbacks/callback-address.js';
+import { checkCallbackUrl } from './callback-url.js';
 
-export function createJobRoutes(engine: Engine, jsonBody: ReturnType<typeof requireJsonBody>, eventStreams: EventStreamLimiter): Router {
+export function createJobRoutes(
+  engine: Engine, jsonBody: ReturnType<typeof requireJsonBody>, eventStreams: EventStreamLimiter, callbackAllow: readonly AllowedHost[] = [],
+): Router {
   const router = new Router({ prefix: '/jobs' });
 
   async function loadJob(id: unknown) {
@@ -28,18 +32,25 @@ export function createJobRoutes(engine: Engine, jsonBody: ReturnType<typeof requ
   router.post('/', jsonBody, async (ctx) => {
     const body = validate(CreateJobBody, ctx.request.body, 'body');
     assertPublicKind(engine, body.kind);
-    const { job, created } = await engine.enqueue({
+    const callbackUrl = checkCallbackUrl(body.callback_url, callbackAllow);
+    const { job, created, deduplicated, replaced } = await engine.enqueue({
       kind: body.kind,
       payload: body.payload,
       priority: body.priority,
       maxAttempts: body.max_attempts,
       timeoutMs: body.timeout_ms,
       delayMs: delayMsOf(body),
+      dedupeKey: body.dedupe_key,
+      dedupePolicy: body.dedupe_policy,
+      callbackUrl,
       ...readIdempotency(ctx, 'jobs', body),
     });
     ctx.status = created ? 202 : 200;
     ctx.set({ Location: `/jobs/${job.id}`, 'Retry-After': '1' });
-    ctx.body = { job_id: job.id, status: displayStatus(job, engineNow()), status_url: `/jobs/${job.id}` } satisfies JobAccepted;
+    ctx.body = {
+      job_id: job.id, status: displayStatus(job, engineNow()), status_url: `/jobs/${job.id}`,
+      ...(deduplicated ? { deduplicated, payload_replaced: replaced ?? false } : {}),
+    } satisfies JobAccepted;
   });
 
   router.get('/', async (ctx) => {
@@ -74,7 +85,7 @@ export function createJobRoutes(engine: Engine, jsonBody: ReturnType<typeof requ
   router.get('/:id', async (ctx) => {
     const job = await loadJob(ctx.params.id);
     if (job.status === 'pending' || job.status === 'running') ctx.set('Retry-After', '1');
-    ctx.body = toJobDocument(job, await engine.attempts(job.id));
+    ctx.body = toJobDocument(job, await engine.attempts(job.id), await engine.deliveries(job.id));
   });
 
   router.get('/:id/events', async (ctx) => {
@@ -115,7 +126,9 @@ export const jobRouteDocs: RouteDoc[] = [
         headers: { Location: { description: 'The job: /jobs/{id}.' }, ...retryAfter },
       },
       200: {
-        description: 'The job created earlier for the same Idempotency-Key and body.',
+        description:
+          'Not created: the job created earlier for the same Idempotency-Key and body, or (`deduplicated: true`) the job of the ' +
+          'kind holding the dedupe_key, its payload replaced if dedupe_policy is latest and it was pending (`payload_replaced`).',
         schema: JobAccepted,
         headers: { Location: { description: 'The job: /jobs/{id}.' }, ...retryAfter },
       },
@@ -142,6 +155,7 @@ export const jobRouteDocs: RouteDoc[] = [
     operationId: 'getJob',
     tags: ['jobs'],
     summary: 'The job document',
+    description: 'With its attempt_history and the log of its completion callbacks (deliveries).',
     params: JobIdParams,
     responses: {
       200: { description: 'The job; `Retry-After` is set while it is not finished.', schema: JobDocument, headers: retryAfter },

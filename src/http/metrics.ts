@@ -145,6 +145,13 @@ export function createMetrics(engine: Engine, registry: Registry = new Registry(
   engine.on('recovered', (job) => {
     attempts.inc({ kind: job.kind, status: job.status === 'pending' ? 'retried' : job.status, error_code: 'lost' });
   });
+  const deduplicated = new Counter({
+    name: 'offload_jobs_deduplicated_total',
+    help: 'Enqueues answered with the job already holding their dedupe key, by kind and whether its payload was replaced (policy latest).',
+    labelNames: ['kind', 'replaced'],
+    registers: [registry],
+  });
+  engine.on('deduplicated', (job, replaced) => deduplicated.inc({ kind: job.kind, replaced: String(replaced) }));
   engine.on('finished', (job) => {
     finished.inc({ kind: job.kind, status: job.status, error_code: errorCodeOf(job) });
   });

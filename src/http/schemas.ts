@@ -1,7 +1,7 @@
 // Request and response schemas: they validate requests, type the handlers' answers, and are the OpenAPI
 // document's only source (src/http/openapi.ts). Add a schema here, not a JSON Schema by hand.
 import { z } from 'zod';
-import { DISPLAY_STATUSES, TIMER_LIMIT_MS } from '../engine/job.js';
+import { DEDUPE_POLICIES, DISPLAY_STATUSES, TIMER_LIMIT_MS } from '../engine/job.js';
 import { ErrorCodes, type ErrorCode } from './error-codes.js';
 
 /**
@@ -18,6 +18,21 @@ export const JobIdParams = z.object({ id: z.uuid({ message: 'must be a UUID' }).
  * 7 days) is enforced by the engine at enqueue, for every route that creates jobs.
  */
 export const MAX_TIMEOUT_MS = TIMER_LIMIT_MS;
+
+/**
+ * `callback_url` of the routes that create jobs: where to POST the final job document. Its host is checked against
+ * the server's --callback-allow by the route (checkCallbackUrl).
+ */
+export const CallbackUrlField = z
+  .string()
+  .min(1)
+  .max(2048)
+  .optional()
+  .describe(
+    'POSTed the final job document (signed, see README "Completion callbacks") once the job succeeds, fails or is cancelled. ' +
+      'http(s) only; a loopback, private or link-local address is refused unless the server allows its host (--callback-allow). ' +
+      "Default: the server's --webhook, if any.",
+  );
 
 /** The furthest ahead a job may be scheduled (`run_at`, `delay_ms`): a year. */
 export const MAX_DELAY_MS = 366 * 24 * 3_600_000;
@@ -53,7 +68,25 @@ export const CreateJobBody = z.strictObject({
     .optional()
     .describe("The attempt is stopped (error `timeout`) after this long. At most the server's --max-timeout-ms; default --default-timeout-ms."),
   ...DelayFields,
-}).superRefine(checkDelay);
+  dedupe_key: z
+    .string()
+    .min(1)
+    .max(256)
+    .optional()
+    .describe(
+      'While a job of this kind holding the key is pending (or running, by dedupe_policy), that job is answered (200, `deduplicated: true`) ' +
+        'instead of a new one. Unlike Idempotency-Key (one request, the same job for ever), it folds different requests into the one waiting job.',
+    ),
+  dedupe_policy: z
+    .enum(DEDUPE_POLICIES)
+    .optional()
+    .describe(
+      'With dedupe_key. pending (default): the key is held until the job starts; active: until it ends; latest: until it starts, and a ' +
+        "duplicate replaces the pending job's payload with its own (keep latest).",
+    ),
+  callback_url: CallbackUrlField,
+}).superRefine(checkDelay)
+  .refine((body) => body.dedupe_policy === undefined || body.dedupe_key !== undefined, { message: 'needs a dedupe_key', path: ['dedupe_policy'] });
 export type CreateJobBody = z.infer<typeof CreateJobBody>;
 
 export const JobErrorSchema = z.object({
@@ -62,6 +95,27 @@ export const JobErrorSchema = z.object({
   details: z.record(z.string(), z.unknown()).optional(),
 });
 apiSchemas.add(JobErrorSchema, { id: 'JobError' });
+
+export const CallbackDelivery = z.object({
+  delivery_id: z.string().describe('Sent as Offload-Delivery: the same for every attempt (receivers dedupe on it; delivery is at least once).'),
+  url: z.string(),
+  event: z.enum(['job.succeeded', 'job.failed', 'job.cancelled']).describe('Sent as Offload-Event: the final status that caused it.'),
+  state: z.enum(['pending', 'delivered', 'failed']).describe('failed: given up (its attempts ran out, or the address may not be reached).'),
+  attempts: z.int(),
+  next_attempt_at: z.iso.datetime().nullable().describe('While pending: when it is tried next.'),
+  created_at: z.iso.datetime(),
+  ended_at: z.iso.datetime().nullable(),
+  log: z.array(
+    z.object({
+      attempt: z.int(),
+      at: z.iso.datetime(),
+      duration_ms: z.int(),
+      status_code: z.int().nullable().describe('The HTTP status answered; null when there was no answer.'),
+      error: z.string().nullable().describe('Why it did not count (a non-2xx status, a timeout, a refused address, …); null when delivered.'),
+    }),
+  ),
+});
+apiSchemas.add(CallbackDelivery, { id: 'CallbackDelivery' });
 
 export const JobDocument = z.object({
   job_id: z.uuid(),
@@ -79,6 +133,9 @@ export const JobDocument = z.object({
   created_at: z.iso.datetime(),
   started_at: z.iso.datetime().nullable(),
   finished_at: z.iso.datetime().nullable(),
+  dedupe_key: z.string().nullable().describe('The dedupe key the job was enqueued with.'),
+  dedupe_policy: z.enum(DEDUPE_POLICIES).nullable(),
+  callback_url: z.string().nullable().describe('Where the final job document is POSTed (its own callback_url, or the --webhook).'),
   attempt_history: z
     .array(
       z.object({
@@ -92,6 +149,7 @@ export const JobDocument = z.object({
     )
     .optional()
     .describe('Every ended attempt, oldest first (`retried`: it ran again; `released`: given back at a shutdown). In GET of one job.'),
+  deliveries: z.array(CallbackDelivery).optional().describe('The completion callbacks of the job, oldest first, each with its log. In GET of one job.'),
 });
 export type JobDocument = z.infer<typeof JobDocument>;
 apiSchemas.add(JobDocument, { id: 'JobDocument' });
@@ -100,6 +158,11 @@ export const JobAccepted = z.object({
   job_id: z.uuid(),
   status: z.enum(DISPLAY_STATUSES).describe('`pending` for a new job (`scheduled` with a future run_at or delay_ms); the current status for an idempotent replay.'),
   status_url: z.string().describe('Where to poll the job: GET it for the job document.'),
+  deduplicated: z
+    .boolean()
+    .optional()
+    .describe('True (status 200): a job holding the dedupe_key was answered instead of a new one; absent otherwise.'),
+  payload_replaced: z.boolean().optional().describe("With deduplicated and dedupe_policy latest: the pending job's payload is now this request's."),
 });
 export type JobAccepted = z.infer<typeof JobAccepted>;
 apiSchemas.add(JobAccepted, { id: 'JobAccepted' });

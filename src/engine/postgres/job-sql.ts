@@ -8,7 +8,7 @@ import { insertJobSql } from '../job-row.js';
 export const JOB_COLUMNS = `
   seq, id, kind, status, payload, priority, run_at, attempts, max_attempts, timeout_ms, owner, lease_expires_at,
   cancel_requested::int AS cancel_requested, progress_done, progress_total, result, error, created_at, started_at,
-  finished_at, updated_at, idempotency_key, request_hash, ref, pinned::int AS pinned`;
+  finished_at, updated_at, idempotency_key, request_hash, ref, pinned::int AS pinned, dedupe_key, dedupe_policy, callback_url`;
 
 /** Every write that ends or extends an attempt matches this: it changes nothing once the row moved on. */
 const FENCE = `id = @id AND owner = @owner AND attempts = @attempt::int AND status = 'running'`;
@@ -16,6 +16,11 @@ const FENCE = `id = @id AND owner = @owner AND attempts = @attempt::int AND stat
 const SQL = {
   insert: insertJobSql(JOB_COLUMNS),
   getByIdempotencyKey: `SELECT ${JOB_COLUMNS} FROM jobs WHERE idempotency_key = @key`,
+  // The job holding a dedupe key (migration 0008's unique index), and keep-latest's replacement of its payload.
+  getByDedupeSlot: `SELECT ${JOB_COLUMNS} FROM jobs WHERE kind = @kind AND dedupe_slot = @key`,
+  replaceDedupedPayload: `
+    UPDATE jobs SET payload = @payload, updated_at = @now
+    WHERE kind = @kind AND dedupe_slot = @key AND status = 'pending' RETURNING ${JOB_COLUMNS}`,
   // The rows are locked as they are chosen, and rows another node is claiming right now are skipped rather than
   // waited for, so N nodes claim disjoint batches at once. Each kind is read from its own range of
   // jobs_claim_by_kind (a lateral scan per kind, in claim order): a backlog of another kind costs nothing, and

@@ -3,8 +3,13 @@ import { runSql, runSqlCount, type PreparedSql, type Sql } from '../../db/postgr
 import type { Durability } from '../../db/open-database.js';
 import { migrationsDirectory } from '../../runtime/single-executable.js';
 import type { Fence, Job, JobError, JobStatus, NewJob } from '../job.js';
-import { cancelledInstead, inClaimOrder, toJob, type JobRow } from '../job-row.js';
-import type { AttemptEnd, AttemptRecord, ChangePoint, ClaimRequest, FinishedInMinute, JobStore, ListJobsFilter, OwnerRecord } from '../job-store.js';
+import { cancelledInstead, inClaimOrder, insertJobParams, takenIdError, toJob, type JobRow } from '../job-row.js';
+import { endDeliveryParams, toDelivery, type DeliveryRow } from '../delivery-row.js';
+import { DELIVERY_SQL } from './delivery-sql.js';
+import type {
+  AttemptEnd, AttemptRecord, ChangePoint, ClaimRequest, DeliveryAttempt, DeliveryEnd, FinishedInMinute, InsertResult, JobStore,
+  ListJobsFilter, OwnerRecord,
+} from '../job-store.js';
 import { CONSOLE_SQL, listJobsStatement } from './console-sql.js';
 import { PostgresCommits, type PostgresWrite } from './group-commit.js';
 import { JOB_SQL } from './job-sql.js';
@@ -18,6 +23,31 @@ export const POSTGRES_JOBS_MIGRATIONS = {
     return migrationsDirectory('pg-jobs', new URL('./migrations/', import.meta.url));
   },
 };
+
+/**
+ * One job of an insert. Each statement sees what committed before it ran (READ COMMITTED), so a key holder found
+ * by the failed insert may be gone by the next statement (it started meanwhile): the insert is tried again.
+ */
+async function insertOne(sql: Sql, job: NewJob): Promise<InsertResult> {
+  const params = insertJobParams(job, job.pinned ?? false);
+  for (let tries = 0; ; tries++) {
+    const [inserted] = await runSql<JobRow>(sql, JOB_SQL.insert, params);
+    if (inserted) return { job: toJob(inserted), created: true };
+    if (job.idempotencyKey) {
+      // Taken: by a committed row, or by one this very transaction inserted (a key repeated in the batch).
+      const [existing] = await runSql<JobRow>(sql, JOB_SQL.getByIdempotencyKey, { key: job.idempotencyKey });
+      if (existing) return { job: toJob(existing), created: false };
+    }
+    if (params.dedupe_key === null || tries === 10) throw takenIdError(job);
+    const key = { kind: job.kind, key: params.dedupe_key };
+    if (params.dedupe_policy === 'latest') {
+      const [replaced] = await runSql<JobRow>(sql, JOB_SQL.replaceDedupedPayload, { ...key, payload: params.payload, now: job.createdAt });
+      if (replaced) return { job: toJob(replaced), created: false, deduplicated: true, replaced: true };
+    }
+    const [holder] = await runSql<JobRow>(sql, JOB_SQL.getByDedupeSlot, key);
+    if (holder) return { job: toJob(holder), created: false, deduplicated: true, replaced: false };
+  }
+}
 
 /** The channel of migration 0004's NOTIFY: a job became claimable. */
 export const JOBS_AVAILABLE_CHANNEL = 'offload_jobs';
@@ -69,25 +99,13 @@ export class PostgresJobStore implements JobStore {
     });
   }
 
-  async insert(jobs: readonly NewJob[]): Promise<Array<{ job: Job; created: boolean }>> {
+  async insert(jobs: readonly NewJob[]): Promise<InsertResult[]> {
     return this.#write((sql) => this.#insertEach(sql, jobs), { atomic: jobs.length > 1 });
   }
 
-  async #insertEach(sql: Sql, jobs: readonly NewJob[]): Promise<Array<{ job: Job; created: boolean }>> {
-    const results: Array<{ job: Job; created: boolean }> = [];
-    for (const job of jobs) {
-      const [inserted] = await runSql<JobRow>(sql, JOB_SQL.insert, {
-        id: job.id, kind: job.kind, payload: JSON.stringify(job.payload), priority: job.priority, run_at: job.runAt,
-        max_attempts: job.maxAttempts, timeout_ms: job.timeoutMs, now: job.createdAt, idempotency_key: job.idempotencyKey,
-        request_hash: job.requestHash, ref: job.ref, pinned: job.pinned ?? false,
-      });
-      if (inserted) results.push({ job: toJob(inserted), created: true });
-      else {
-        // Taken: by a committed row, or by one this very transaction inserted (a key repeated in the batch).
-        const [existing] = await runSql<JobRow>(sql, JOB_SQL.getByIdempotencyKey, { key: job.idempotencyKey });
-        results.push({ job: toJob(existing!), created: false });
-      }
-    }
+  async #insertEach(sql: Sql, jobs: readonly NewJob[]): Promise<InsertResult[]> {
+    const results: InsertResult[] = [];
+    for (const job of jobs) results.push(await insertOne(sql, job));
     return results;
   }
 
@@ -236,6 +254,21 @@ export class PostgresJobStore implements JobStore {
   }
 
   /** A standby, or a database set read-only, answers but refuses writes: that is not ready. */
+  async claimDeliveries(now: number, limit: number, leaseMs: number) {
+    if (limit <= 0) return [];
+    const rows = await this.#write((sql) => runSql<DeliveryRow>(sql, DELIVERY_SQL.claim, { now, limit, until: now + leaseMs }));
+    return rows.map(toDelivery);
+  }
+
+  async endDeliveryAttempt(id: string, attempt: DeliveryAttempt, end: DeliveryEnd, now: number) {
+    const [row] = await this.#write((sql) => runSql<DeliveryRow>(sql, DELIVERY_SQL.end, endDeliveryParams(id, attempt, end, now)));
+    return row && toDelivery(row);
+  }
+
+  async deliveries(jobId: string) {
+    return (await this.#rows<DeliveryRow>(DELIVERY_SQL.ofJob, { job_id: jobId })).map(toDelivery);
+  }
+
   async ping() {
     const [row] = await this.#sql.unsafe(`SELECT current_setting('transaction_read_only') AS read_only`);
     if (row?.read_only !== 'off') throw new Error('The PostgreSQL database accepts no writes (transaction_read_only is on: a standby?).');

@@ -9,6 +9,11 @@ const FENCE = `id = @id AND owner = @owner AND attempts = @attempt AND status = 
 export const JOB_SQL = Object.freeze({
   insert: insertJobSql('*'),
   getByIdempotencyKey: `SELECT * FROM jobs WHERE idempotency_key = ?`,
+  // The job holding a dedupe key (migration 0011's unique index), and keep-latest's replacement of its payload.
+  getByDedupeSlot: `SELECT * FROM jobs WHERE kind = @kind AND dedupe_slot = @key`,
+  replaceDedupedPayload: `
+    UPDATE jobs SET payload = @payload, updated_at = @now
+    WHERE kind = @kind AND dedupe_slot = @key AND status = 'pending' RETURNING *`,
   countActiveByRef: `
     SELECT count(*) AS n FROM jobs INDEXED BY jobs_active_by_ref
     WHERE ref = ? AND status IN ('pending', 'running')`,

@@ -5,11 +5,14 @@ import type { Durability } from '../../db/open-database.js';
 import { migrationsDirectory } from '../../runtime/single-executable.js';
 import type { Fence, Job, JobError, JobStatus, NewJob } from '../job.js';
 import type {
-  AttemptEnd, AttemptRecord, ChangePoint, ClaimRequest, FinishedInMinute, JobStore, ListJobsFilter, OwnerRecord,
+  AttemptEnd, AttemptRecord, ChangePoint, ClaimRequest, DeliveryAttempt, DeliveryEnd, FinishedInMinute, InsertResult, JobStore,
+  ListJobsFilter, OwnerRecord,
 } from '../job-store.js';
 import { CONSOLE_SQL, listJobsSql } from './console-queries.js';
 import { GroupCommit, STORE_BUSY_TIMEOUT_MS } from './group-commit.js';
-import { cancelledInstead, inClaimOrder, toJob, type JobRow } from '../job-row.js';
+import { cancelledInstead, inClaimOrder, insertJobParams, takenIdError, toJob, type JobRow } from '../job-row.js';
+import { endDeliveryParams, toDelivery, type DeliveryRow } from '../delivery-row.js';
+import { prepareDeliveryStatements } from './delivery-sql.js';
 import { prepareJobStatements } from './job-rows.js';
 import { SqliteScheduleStore } from './sqlite-schedule-store.js';
 
@@ -35,6 +38,7 @@ export function openSqliteJobStore(dataDir: string, { durability = 'normal' }: {
 export class SqliteJobStore implements JobStore {
   readonly #db: Database;
   readonly #sql: ReturnType<typeof prepareJobStatements>;
+  readonly #deliveries: ReturnType<typeof prepareDeliveryStatements>;
   readonly #commits: GroupCommit;
   readonly #console: Record<keyof typeof CONSOLE_SQL, Statement>;
   /** One prepared statement per combination of list filters (at most 2^7), made on first use. */
@@ -44,6 +48,7 @@ export class SqliteJobStore implements JobStore {
   constructor(db: Database) {
     this.#db = db;
     this.#sql = prepareJobStatements(db);
+    this.#deliveries = prepareDeliveryStatements(db);
     this.#console = Object.fromEntries(Object.entries(CONSOLE_SQL).map(([name, sql]) => [name, db.prepare(sql)])) as Record<keyof typeof CONSOLE_SQL, Statement>;
     this.#commits = new GroupCommit(db);
     this.schedules = new SqliteScheduleStore(db, this.#commits, {
@@ -56,25 +61,27 @@ export class SqliteJobStore implements JobStore {
     return this.#commits.write(run);
   }
 
-  #insertMany(jobs: readonly NewJob[]): Array<{ job: Job; created: boolean }> {
+  #insertMany(jobs: readonly NewJob[]): InsertResult[] {
     const sql = this.#sql;
-    return jobs.map((job) => {
-        const inserted = sql.insert.get({
-          id: job.id,
-          kind: job.kind,
-          payload: JSON.stringify(job.payload),
-          priority: job.priority,
-          run_at: job.runAt,
-          max_attempts: job.maxAttempts,
-          timeout_ms: job.timeoutMs,
-          now: job.createdAt,
-          idempotency_key: job.idempotencyKey ?? null,
-          request_hash: job.requestHash ?? null,
-          ref: job.ref ?? null,
-          pinned: job.pinned ? 1 : 0,
-        }) as JobRow | undefined;
-        if (inserted) return { job: toJob(inserted), created: true };
-        return { job: toJob(sql.getByIdempotencyKey.get(job.idempotencyKey) as JobRow), created: false };
+    return jobs.map((job): InsertResult => {
+      const params = insertJobParams(job, job.pinned ? 1 : 0);
+      const inserted = sql.insert.get(params) as JobRow | undefined;
+      if (inserted) return { job: toJob(inserted), created: true };
+      if (job.idempotencyKey) {
+        const existing = sql.getByIdempotencyKey.get(job.idempotencyKey) as JobRow | undefined;
+        if (existing) return { job: toJob(existing), created: false };
+      }
+      // Inside the write lock: the holder found by the failed insert is still there.
+      if (params.dedupe_key !== null) {
+        const key = { kind: job.kind, key: params.dedupe_key };
+        const replaced = params.dedupe_policy === 'latest'
+          ? (sql.replaceDedupedPayload.get({ ...key, payload: params.payload, now: job.createdAt }) as JobRow | undefined)
+          : undefined;
+        if (replaced) return { job: toJob(replaced), created: false, deduplicated: true, replaced: true };
+        const holder = sql.getByDedupeSlot.get(key) as JobRow | undefined;
+        if (holder) return { job: toJob(holder), created: false, deduplicated: true, replaced: false };
+      }
+      throw takenIdError(job);
     });
   }
 
@@ -263,6 +270,26 @@ export class SqliteJobStore implements JobStore {
 
   async touchOwner(id: string, now: number) {
     return this.#write(() => this.#sql.ownerHeartbeat.run({ owner: id, now }).changes > 0);
+  }
+
+  async claimDeliveries(now: number, limit: number, leaseMs: number) {
+    // A read first: the deliverer polls every second, and an empty poll must not take the write lock.
+    if (limit <= 0 || !this.#deliveries.due.get({ now, limit: 1 })) return [];
+    return this.#write(() => {
+      const due = this.#deliveries.due.all({ now, limit }) as Array<{ id: string }>;
+      return due.map(({ id }) => toDelivery(this.#deliveries.claim.get({ id, until: now + leaseMs }) as DeliveryRow));
+    });
+  }
+
+  async endDeliveryAttempt(id: string, attempt: DeliveryAttempt, end: DeliveryEnd, now: number) {
+    return this.#write(() => {
+      const row = this.#deliveries.end.get(endDeliveryParams(id, attempt, end, now)) as DeliveryRow | undefined;
+      return row && toDelivery(row);
+    });
+  }
+
+  async deliveries(jobId: string) {
+    return (this.#deliveries.ofJob.all(jobId) as DeliveryRow[]).map(toDelivery);
   }
 
   async ping() {

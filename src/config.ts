@@ -8,6 +8,10 @@ import { TIMER_LIMIT_MS } from './engine/job.js';
 import { APP_DEFAULTS } from './http/app.js';
 import { DEFAULT_CONNECTION_LIMITS } from './http/connection-limits.js';
 
+import { ConfigError, parseDuration } from './config-values.js';
+import type { FlowLimits } from './engine/flow-control.js';
+import { FLOW_FLAGS, parseFlowConfig } from './flow-config.js';
+
 const MB = 1024 * 1024;
 import type { LogLevel } from './logger.js';
 
@@ -58,13 +62,13 @@ export interface Config {
   headersTimeoutMs: number;
   /** A connection idle (nothing sent or received) this long is closed, ms; stalled uploads included. */
   idleTimeoutMs: number;
+  /** Concurrency and rate limits per kind and per group key (--limit, --rate, --group-limit, --group-rate). */
+  flow: FlowLimits;
 }
 
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
+export { ConfigError };
 
-interface FlagSpec {
+export interface FlagSpec {
   env: string;
   type: 'string' | 'boolean';
   multiple?: boolean;
@@ -103,6 +107,7 @@ export const FLAGS: Record<string, FlagSpec> = {
   'max-event-streams-per-client': { env: 'OFFLOAD_MAX_EVENT_STREAMS_PER_CLIENT', type: 'string', default: String(APP_DEFAULTS.maxEventStreamsPerClient), help: 'open event streams (SSE) at most per client address' },
   'headers-timeout-ms': { env: 'OFFLOAD_HEADERS_TIMEOUT_MS', type: 'string', default: String(DEFAULT_CONNECTION_LIMITS.headersTimeoutMs), help: 'time a client has to send the request headers, ms' },
   'idle-timeout-ms': { env: 'OFFLOAD_IDLE_TIMEOUT_MS', type: 'string', default: String(DEFAULT_CONNECTION_LIMITS.idleTimeoutMs), help: 'a connection idle this long (a stalled upload too) is closed, ms' },
+  ...FLOW_FLAGS,
   'log-level': { env: 'OFFLOAD_LOG_LEVEL', type: 'string', default: 'info', help: 'fatal, error, warn, info, debug, trace or silent' },
 };
 
@@ -211,6 +216,7 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
     maxEventStreamsPerClient: integer('max-event-streams-per-client', 1, 1_000_000),
     headersTimeoutMs: integer('headers-timeout-ms', 100, 3_600_000),
     idleTimeoutMs: integer('idle-timeout-ms', 100, 24 * 3_600_000),
+    flow: parseFlowConfig({ list, raw, kinds: [...BUILT_IN_KINDS.map((builtIn) => builtIn.kind), ...jobs.map((job) => job.kind)] }),
   };
   if (config.jobTtlMs < 1) throw new ConfigError(`--job-ttl (OFFLOAD_JOB_TTL) must be longer than 0, got "${raw('job-ttl')}"`);
   if (config.jobTtlMs < config.resultTtlMs) {
@@ -247,14 +253,6 @@ function parseStore(text: string): string {
   return text;
 }
 
-const DURATION = /^(\d+)(ms|s|m|h|d)?$/;
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-function parseDuration(name: string, text: string): number {
-  const match = DURATION.exec(text.trim());
-  if (!match) throw new ConfigError(`--${name} must be a duration such as 90s, 30m, 24h or 7d, got "${text}"`);
-  return Number(match[1]) * UNIT_MS[match[2] ?? 's']!;
-}
 
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);

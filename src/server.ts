@@ -38,6 +38,7 @@ export async function startServer(
       maxTimeoutMs: config.maxTimeoutMs,
       jobTtlMs: config.jobTtlMs,
       crashLimit: config.crashLimit,
+      flow: config.flow,
       ...(config.defaultTimeoutMs === undefined ? {} : { defaultTimeoutMs: config.defaultTimeoutMs }),
       ...engineOverrides,
     },

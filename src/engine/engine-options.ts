@@ -4,6 +4,7 @@ import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import { EngineError } from './engine-error.js';
 import type { EnqueueRequest } from './engine-types.js';
+import { isValidGroupKey, validateFlowLimits, type FlowLimits } from './flow-control.js';
 import { TIMER_LIMIT_MS, type NewJob } from './job.js';
 import type { JobStore } from './job-store.js';
 
@@ -44,6 +45,11 @@ export interface EngineOptions {
   crashLimit?: number;
   /** Finished jobs (succeeded, failed, cancelled) are deleted this long after they ended, unless pinned, ms. Default 7 days. */
   jobTtlMs?: number;
+  /**
+   * Concurrency and rate limits per kind and per group key, held across every process sharing the store (each
+   * process must be given the same). Default: none.
+   */
+  flow?: FlowLimits;
   logger?: Logger;
 }
 
@@ -87,6 +93,7 @@ export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOpti
     niceIncrement: pick('niceIncrement'),
     jobTtlMs: pick('jobTtlMs'),
     crashLimit: pick('crashLimit'),
+    flow: validateFlowLimits(options.flow ?? {}),
   };
   for (const name of ['threads', 'workerMemoryMb', 'leaseMs', 'maxPending', 'defaultMaxAttempts', 'retryBaseMs', 'retryMaxMs', 'pollIntervalMs', 'jobTtlMs', 'crashLimit'] as const) {
     validatePositiveInteger(name, resolved[name]);
@@ -117,6 +124,14 @@ export function timeoutOf(timeoutMs: number | null | undefined, { maxTimeoutMs, 
   return timeoutMs;
 }
 
+function groupKeyOf(key: string | undefined): string | null {
+  if (key === undefined) return null;
+  if (typeof key !== 'string' || !isValidGroupKey(key)) {
+    throw new EngineError('invalid_option', 'A job\'s groupKey must be 1 to 128 letters, digits or . _ ~ : @ / + = -');
+  }
+  return key;
+}
+
 /** The row a request becomes: the engine's defaults filled in, its timeout checked against the ceiling. */
 export function newJob(request: EnqueueRequest, options: ResolvedEngineOptions, now: number): NewJob {
   return {
@@ -131,6 +146,7 @@ export function newJob(request: EnqueueRequest, options: ResolvedEngineOptions, 
     idempotencyKey: request.idempotencyKey ?? null,
     requestHash: request.requestHash ?? null,
     ref: request.ref ?? null,
+    groupKey: groupKeyOf(request.groupKey),
     pinned: request.pinned ?? false,
   };
 }

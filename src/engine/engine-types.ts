@@ -1,5 +1,6 @@
 // The types of the engine's public methods and events.
 import type { AttemptReport } from './dispatcher.js';
+import type { LimitName } from './flow-control.js';
 import type { Job, JobStatus } from './job.js';
 
 export interface EnqueueRequest {
@@ -17,6 +18,11 @@ export interface EnqueueRequest {
   requestHash?: string;
   /** The caller's own reference (e.g. the record the job works on), counted by countActive({ ref }). */
   ref?: string;
+  /**
+   * Flow-control key (a tenant, a customer): jobs with keys are claimed round-robin across keys, and the engine's
+   * `flow.groups` limits apply to each key. 1–128 characters of GROUP_KEY_PATTERN.
+   */
+  groupKey?: string;
   /**
    * Never deleted by job retention (jobTtlMs): for a job whose row something else keeps reading or references,
    * e.g. the job that created a record. Default false.
@@ -64,6 +70,8 @@ export interface EngineEvents {
   recovered: [job: Job];
   /** Emitted once per job that reached a final status through this engine, whichever way it got there. */
   finished: [job: Job];
+  /** A claim of this engine left a due job of `kind` pending because of a flow limit. */
+  limitWait: [kind: string, limit: LimitName];
   /** After close(): the pool is down and the database closed. */
   closed: [];
 }

@@ -27,6 +27,7 @@ export interface JobRow {
   idempotency_key: string | null;
   request_hash: string | null;
   ref: string | null;
+  group_key: string | null;
   /** 1: kept by job retention however old (not a Job field: only retention reads it). */
   pinned: number;
 }
@@ -57,6 +58,7 @@ export function toJob(row: JobRow): Job {
     idempotencyKey: row.idempotency_key,
     requestHash: row.request_hash,
     ref: row.ref,
+    groupKey: row.group_key,
   };
 }
 
@@ -81,9 +83,9 @@ export function cancelledInstead(attemptError: JobError): string {
 export function insertJobSql(returning: string): string {
   return `
     INSERT INTO jobs (id, kind, status, payload, priority, run_at, max_attempts, timeout_ms, created_at, updated_at,
-                      idempotency_key, request_hash, ref, pinned)
+                      idempotency_key, request_hash, ref, pinned, group_key)
     VALUES (@id, @kind, 'pending', @payload, @priority, @run_at, @max_attempts, @timeout_ms, @now, @now,
-            @idempotency_key, @request_hash, @ref, @pinned)
+            @idempotency_key, @request_hash, @ref, @pinned, @group_key)
     ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
     RETURNING ${returning}`;
 }

@@ -71,6 +71,8 @@ export interface Job {
   requestHash: string | null;
   /** The caller's own reference (e.g. the record the job works on); indexed while the job is active. */
   ref: string | null;
+  /** Its flow-control key (a tenant, say): claimed round-robin across keys, running jobs capped per key. */
+  groupKey: string | null;
 }
 
 export interface NewJob {
@@ -86,6 +88,7 @@ export interface NewJob {
   idempotencyKey?: string | null;
   requestHash?: string | null;
   ref?: string | null;
+  groupKey?: string | null;
   /** Kept by job retention however long ago it finished (see EngineOptions.jobTtlMs). */
   pinned?: boolean;
 }

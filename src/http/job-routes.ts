@@ -38,6 +38,7 @@ export function createJobRoutes(engine: Engine, jsonBody: ReturnType<typeof requ
       priority: body.priority,
       maxAttempts: body.max_attempts,
       timeoutMs: body.timeout_ms,
+      groupKey: body.group_key,
       // A wall-clock time becomes a delay from now: the engine's clock does not follow wall-clock steps.
       delayMs: body.run_at === undefined ? body.delay_ms : Math.max(0, Date.parse(body.run_at) - Date.now()),
       ...readIdempotency(ctx, 'jobs', body),

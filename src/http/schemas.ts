@@ -1,6 +1,7 @@
 // Request and response schemas: they validate requests, type the handlers' answers, and are the OpenAPI
 // document's only source (src/http/openapi.ts). Add a schema here, not a JSON Schema by hand.
 import { z } from 'zod';
+import { GROUP_KEY_PATTERN } from '../engine/flow-control.js';
 import { JOB_STATUSES, TIMER_LIMIT_MS } from '../engine/job.js';
 import { ErrorCodes, type ErrorCode } from './error-codes.js';
 
@@ -38,6 +39,14 @@ export const CreateJobBody = z.strictObject({
     .optional()
     .describe('Not started before this time (ISO-8601; a past time runs now). At most a year ahead. Not with delay_ms.'),
   delay_ms: z.int().min(0).max(MAX_DELAY_MS).optional().describe('Not started before this many ms from now (at most a year). Not with run_at.'),
+  group_key: z
+    .string()
+    .regex(GROUP_KEY_PATTERN, { message: 'must be 1 to 128 letters, digits or . _ ~ : @ / + = -' })
+    .optional()
+    .describe(
+      'Flow-control key, e.g. a tenant: jobs with keys are claimed round-robin across keys, and --group-limit / ' +
+        '--group-rate cap each key. 1 to 128 letters, digits or . _ ~ : @ / + = -.',
+    ),
 }).refine((body) => body.run_at === undefined || body.delay_ms === undefined, { message: 'give run_at or delay_ms, not both', path: ['run_at'] })
   .refine((body) => body.run_at === undefined || Date.parse(body.run_at) - Date.now() <= MAX_DELAY_MS, { message: 'must be at most a year ahead', path: ['run_at'] });
 export type CreateJobBody = z.infer<typeof CreateJobBody>;
@@ -58,6 +67,7 @@ export const JobDocument = z.object({
   max_attempts: z.int(),
   next_run_at: z.iso.datetime().nullable(),
   priority: z.int(),
+  group_key: z.string().nullable().describe('Its flow-control key, if it was given one.'),
   timeout_ms: z.int().nullable(),
   error: JobErrorSchema.nullable(),
   result: z.unknown(),

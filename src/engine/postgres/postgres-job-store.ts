@@ -8,6 +8,13 @@ import type { AttemptEnd, AttemptRecord, ChangePoint, ClaimRequest, FinishedInMi
 import { CONSOLE_SQL, listJobsStatement } from './console-sql.js';
 import { PostgresCommits, type PostgresWrite } from './group-commit.js';
 import { JOB_SQL } from './job-sql.js';
+import { FLOW_SQL, logFlowStarts, readFlow } from './flow-sql.js';
+import { needsFlowClaim, planFlowClaim, runPlan } from '../flow-claim.js';
+
+/** How long after keyed jobs were last seen claims keep going through the round-robin claim, ms. */
+const GROUPED_RECENTLY_MS = 5_000;
+/** How often a claim that filled its batch checks anyway for kinds with keyed jobs (which it leaves out), ms. */
+const GROUPED_CHECK_MS = 1_000;
 
 /** The engine's tables in PostgreSQL and their migrations, a set of their own. */
 export const POSTGRES_JOBS_MIGRATIONS = {
@@ -41,6 +48,10 @@ export class PostgresJobStore implements JobStore {
   readonly #commits: PostgresCommits;
   readonly #listeners = new Set<() => void>();
   #listening: Promise<{ unlisten(): Promise<void> }> | undefined;
+  /** Per kind, the group key served last (see planFlowClaim): each node rotates on its own. */
+  readonly #groupCursors = new Map<string, string | null>();
+  #groupedSeenAt = -Infinity;
+  #groupedCheckedAt = -Infinity;
 
   constructor(sql: Sql, { durability = 'normal' }: { durability?: Durability } = {}) {
     this.#sql = sql;
@@ -70,7 +81,7 @@ export class PostgresJobStore implements JobStore {
         const [inserted] = await runSql<JobRow>(sql, JOB_SQL.insert, {
           id: job.id, kind: job.kind, payload: JSON.stringify(job.payload), priority: job.priority, run_at: job.runAt,
           max_attempts: job.maxAttempts, timeout_ms: job.timeoutMs, now: job.createdAt, idempotency_key: job.idempotencyKey,
-          request_hash: job.requestHash, ref: job.ref, pinned: job.pinned ?? false,
+          request_hash: job.requestHash, ref: job.ref, pinned: job.pinned ?? false, group_key: job.groupKey,
         });
         if (inserted) results.push({ job: toJob(inserted), created: true });
         else {
@@ -84,13 +95,54 @@ export class PostgresJobStore implements JobStore {
     return this.#write(insertEach, { atomic: jobs.length > 1 });
   }
 
+  /**
+   * One statement (the plain claim) unless flow control applies: limits configured for these kinds or keys, or
+   * keyed jobs seen lately. The plain claim skips kinds with keyed jobs; when it comes up short (or once a second)
+   * it looks for such kinds, and the round-robin claim then serves them.
+   */
   async claim(request: ClaimRequest): Promise<Job[]> {
     if (request.limit <= 0 || request.kinds.length === 0) return [];
-    const rows = await this.#write((sql) => runSql<JobRow>(sql, JOB_SQL.claim, {
-      kinds: [...new Set(request.kinds)], exclude: [...(request.exclude ?? [])], limit: request.limit, now: request.now,
+    const recently = request.now - this.#groupedSeenAt < GROUPED_RECENTLY_MS;
+    if (needsFlowClaim(request, () => recently)) return this.#claimWithFlow(request);
+    const kinds = [...new Set(request.kinds)];
+    const rows = (await this.#write((sql) => runSql<JobRow>(sql, JOB_SQL.claim, {
+      kinds, exclude: [...(request.exclude ?? [])], limit: request.limit, now: request.now,
       owner: request.owner, lease: request.now + request.leaseMs,
-    }));
-    return rows.sort(inClaimOrder).map(toJob);
+    }))).sort(inClaimOrder).map(toJob);
+    if (rows.length === request.limit && request.now - this.#groupedCheckedAt < GROUPED_CHECK_MS) return rows;
+    this.#groupedCheckedAt = request.now;
+    const grouped = (await this.#rows<{ kind: string }>(FLOW_SQL.groupedKinds, { kinds })).map((row) => row.kind);
+    if (grouped.length === 0) return rows;
+    this.#groupedSeenAt = request.now;
+    if (rows.length === request.limit) return rows;
+    const exclude = [...(request.exclude ?? []), ...rows.map((job) => job.id)];
+    return [...rows, ...(await this.#claimWithFlow({ ...request, kinds: grouped, limit: request.limit - rows.length, exclude }))];
+  }
+
+  async #claimWithFlow(request: ClaimRequest): Promise<Job[]> {
+    const flow = request.flow ?? { limits: {} };
+    const held = flow.held;
+    // A plan run again (the grouped commit retried alone) must not report its holds twice: they are kept until it commits.
+    let holds: Array<Parameters<NonNullable<typeof held>>> = [];
+    const rows = await this.#write(async (sql) => {
+      holds = [];
+      const plan = await runPlan(
+        planFlowClaim({ ...request, flow: { limits: flow.limits, held: (...hold) => void holds.push(hold) } }, this.#groupCursors),
+        (read) => readFlow(sql, read),
+      );
+      if (plan.ids.length === 0) return [];
+      const claimed = await runSql<JobRow>(sql, JOB_SQL.claimIds, { ids: plan.ids, owner: request.owner, lease: request.now + request.leaseMs, now: request.now });
+      await logFlowStarts(sql, plan.starts, request.now);
+      const order = new Map(plan.ids.map((id, i) => [id, i]));
+      return claimed.sort((a, b) => order.get(a.id)! - order.get(b.id)!);
+    }, { atomic: true });
+    if (rows.some((row) => row.group_key !== null)) this.#groupedSeenAt = request.now;
+    for (const hold of holds) held?.(...hold);
+    return rows.map(toJob);
+  }
+
+  async countRunningByGroup(limit: number) {
+    return this.#rows<{ groupKey: string; count: number }>(FLOW_SQL.runningByGroup, { limit });
   }
 
   async renewLeases(owner: string, fences: readonly Omit<Fence, 'owner'>[], leaseExpiresAt: number, now: number) {

@@ -172,9 +172,10 @@ function groupAllowance(kind: string, group: GroupState | undefined, limits: Flo
  */
 function* keysInRotation(kind: string, cursor: string | null | undefined, max: number): Generator<FlowRead, Array<string | null>, unknown> {
   if (cursor === undefined) return [null, ...((yield { op: 'groupKeys', kind, after: null, max: max - 1 }) as string[])];
-  const after = cursor === null ? [] : ((yield { op: 'groupKeys', kind, after: cursor, max }) as string[]);
+  if (cursor === null) return [...((yield { op: 'groupKeys', kind, after: null, max: max - 1 }) as string[]), null];
+  const after = (yield { op: 'groupKeys', kind, after: cursor, max }) as string[];
   if (after.length >= max) return after;
-  const before = ((yield { op: 'groupKeys', kind, after: null, max: max - after.length - 1 }) as string[]).filter((key) => cursor === null || key <= cursor);
+  const before = ((yield { op: 'groupKeys', kind, after: null, max: max - after.length - 1 }) as string[]).filter((key) => key <= cursor);
   return [...after, null, ...before];
 }
 

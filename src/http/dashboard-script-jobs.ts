@@ -153,7 +153,7 @@ async function renderDetail() {
     el('dl', { class: 'fields' }, field('Created', formatTime(job.created_at)), field('Started', formatTime(job.started_at)),
       field('Finished', formatTime(job.finished_at)), field('Duration', formatDuration(jobDuration(job))),
       field('Attempts', job.attempts + ' / ' + job.max_attempts), field('Next run', formatTime(job.next_run_at)),
-      field('Priority', job.priority), field('Timeout', formatDuration(job.timeout_ms))),
+      field('Priority', job.priority), field('Timeout', formatDuration(job.timeout_ms)), field('Group key', job.group_key ?? '—')),
     actions,
     el('h3', {}, 'Payload'), json(job.payload),
     el('h3', {}, 'Result'), json(job.result),

@@ -60,6 +60,12 @@ describe('flow control over HTTP', () => {
     const metrics = (await server.request('GET', '/metrics')).text;
     assert.match(metrics, /offload_limit_waits_total\{kind="waits",limit="concurrency"\} [1-9]/);
     assert.match(metrics, /offload_limit_running\{kind="waits",bound="limit"\} 2/);
+    // Held jobs are not polled for every millisecond: with nothing ending, about one claim per poll (200 ms here).
+    const waits = async () => Number(/offload_limit_waits_total\{kind="waits",limit="concurrency"\} (\d+)/.exec((await server.request('GET', '/metrics')).text)![1]);
+    const before = await waits();
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const claims = (await waits()) - before;
+    assert.ok(claims <= 10, `${claims} claims held back in 1 s`);
     writeFileSync(release, '');
     for (const id of ids) assert.equal((await server.waitForJob(id)).status, 'succeeded');
   });

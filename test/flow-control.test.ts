@@ -7,6 +7,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { ConfigError, parseConfig } from '../src/config.js';
+import { createEngine } from '../src/engine/engine.js';
+import { openSqliteJobStore } from '../src/engine/sqlite/sqlite-job-store.js';
 import { fixturePath, MAIN_JS, makeTempDir, spawnServer, startTestServer, waitFor, type TestServer } from './helpers.js';
 
 const WAITS = ['--job', `waits=${fixturePath('waits-for-file')}`];
@@ -168,6 +170,32 @@ describe('flow control over HTTP', () => {
     const headers = { 'Idempotency-Key': 'flow-1' };
     assert.equal((await server.request('POST', '/jobs', { headers, body: { kind: 'waits', group_key: 'a' } })).status, 202);
     assert.equal((await server.request('POST', '/jobs', { headers, body: { kind: 'waits', group_key: 'b' } })).status, 409);
+  });
+});
+
+describe('flow-control options of the engine', () => {
+  test('each limit is checked with a message naming it; a bad groupKey is refused at enqueue', async () => {
+    const dataDir = makeTempDir();
+    const cases: Array<[object, string]> = [
+      [{ kinds: { export: { concurrency: 0 } } }, 'options.flow.kinds.export.concurrency must be a positive integer'],
+      [{ kinds: { export: { rate: { count: 1.5, intervalMs: 10 } } } }, 'options.flow.kinds.export.rate.count must be a positive integer'],
+      [{ groups: { rate: { count: 1, intervalMs: 86_400_001 } } }, 'options.flow.groups.rate.intervalMs must be at most 86400000'],
+      [{ groups: { concurrency: -1 } }, 'options.flow.groups.concurrency must be a positive integer'],
+    ];
+    const unused = openSqliteJobStore(dataDir);
+    for (const [flow, message] of cases) assert.throws(() => createEngine({ dataDir, store: unused, flow }), { name: 'EngineError', message });
+    await unused.close();
+    const engine = createEngine({ dataDir, store: openSqliteJobStore(dataDir) }).register('waits', fixturePath('waits-for-file'));
+    try {
+      for (const groupKey of ['', 'a b', 'x'.repeat(129), 42 as unknown as string]) {
+        await assert.rejects(engine.enqueue({ kind: 'waits', payload: {}, groupKey }), {
+          name: 'EngineError', message: "A job's groupKey must be 1 to 128 letters, digits or . _ ~ : @ / + = -",
+        });
+      }
+      assert.equal((await engine.enqueue({ kind: 'waits', payload: {}, groupKey: 'tenant-1' })).job.groupKey, 'tenant-1');
+    } finally {
+      await engine.close();
+    }
   });
 });
 

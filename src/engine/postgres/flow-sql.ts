@@ -22,9 +22,6 @@ export const FLOW_SQL = prepareNamedSql({
   tryLocks: `
     SELECT key FROM unnest(@keys::text[]) AS g(key)
     WHERE pg_try_advisory_xact_lock(${LOCK_KEY("'group:' || g.key")})`,
-  groupedKinds: `
-    SELECT k.kind FROM unnest(@kinds::text[]) AS k(kind)
-    WHERE EXISTS (SELECT 1 FROM jobs WHERE kind = k.kind AND status = 'pending' AND group_key IS NOT NULL)`,
   kindStates: `
     SELECT s.kind, w.starts, w.slot_from,
            EXISTS (SELECT 1 FROM jobs WHERE kind = s.kind AND status = 'pending' AND run_at <= @now) AS due,

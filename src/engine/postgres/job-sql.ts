@@ -21,14 +21,18 @@ const SQL = {
   // jobs_claim_by_kind (a lateral scan per kind, in claim order): a backlog of another kind costs nothing, and
   // `kind = ANY(…)` would sort every due row of those kinds. A kind may lock a few more rows than the batch takes;
   // they are only skipped by others until this commit. RETURNING has no order: the store sorts. Kinds with keyed
-  // pending jobs are left to the round-robin claim of flow-claim.ts (one seek each in jobs_claim_by_group).
+  // pending jobs (one seek each in jobs_claim_by_group) are left to the round-robin claim of flow-claim.ts and
+  // answered as rows of their own, `grouped_kind` set and every job column null: one round trip either way.
   claim: `
+    WITH grouped AS MATERIALIZED (
+      SELECT u.kind FROM unnest(@kinds::text[]) AS u(kind)
+      WHERE EXISTS (SELECT 1 FROM jobs WHERE kind = u.kind AND status = 'pending' AND group_key IS NOT NULL)
+    ), claimed AS (
     UPDATE jobs SET status = 'running', owner = @owner, lease_expires_at = @lease, attempts = attempts + 1,
            started_at = @now, updated_at = @now, progress_done = NULL, progress_total = NULL
     WHERE seq IN (
       SELECT head.seq FROM (
-        SELECT u.kind FROM unnest(@kinds::text[]) AS u(kind)
-        WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE kind = u.kind AND status = 'pending' AND group_key IS NOT NULL)
+        SELECT u.kind FROM unnest(@kinds::text[]) AS u(kind) WHERE u.kind NOT IN (SELECT kind FROM grouped)
       ) AS k
       CROSS JOIN LATERAL (
         SELECT seq, priority, run_at FROM jobs
@@ -39,7 +43,11 @@ const SQL = {
       ) AS head
       ORDER BY head.priority DESC, head.run_at, head.seq
       LIMIT @limit)
-    RETURNING ${JOB_COLUMNS}`,
+    RETURNING ${JOB_COLUMNS}
+    )
+    SELECT claimed.*, NULL::text AS grouped_kind FROM claimed
+    UNION ALL
+    SELECT ${JOB_COLUMNS.split(',').map(() => 'NULL').join(', ')}, grouped.kind FROM grouped`,
   // The rows a flow-controlled claim chose (flow-claim.ts), locked by it already.
   claimIds: `
     UPDATE jobs SET status = 'running', owner = @owner, lease_expires_at = @lease, attempts = attempts + 1,

@@ -9,12 +9,10 @@ import { CONSOLE_SQL, listJobsStatement } from './console-sql.js';
 import { PostgresCommits, type PostgresWrite } from './group-commit.js';
 import { JOB_SQL } from './job-sql.js';
 import { FLOW_SQL, logFlowStarts, readFlow } from './flow-sql.js';
-import { needsFlowClaim, planFlowClaim, runPlan } from '../flow-claim.js';
+import { needsFlowClaim, planFlowClaim, runPlan, type KindState } from '../flow-claim.js';
 
 /** How long after keyed jobs were last seen claims keep going through the round-robin claim, ms. */
 const GROUPED_RECENTLY_MS = 5_000;
-/** How often a claim that filled its batch checks anyway for kinds with keyed jobs (which it leaves out), ms. */
-const GROUPED_CHECK_MS = 1_000;
 
 /** The engine's tables in PostgreSQL and their migrations, a set of their own. */
 export const POSTGRES_JOBS_MIGRATIONS = {
@@ -51,7 +49,6 @@ export class PostgresJobStore implements JobStore {
   /** Per kind, the group key served last (see planFlowClaim): each node rotates on its own. */
   readonly #groupCursors = new Map<string, string | null>();
   #groupedSeenAt = -Infinity;
-  #groupedCheckedAt = -Infinity;
 
   constructor(sql: Sql, { durability = 'normal' }: { durability?: Durability } = {}) {
     this.#sql = sql;
@@ -97,21 +94,19 @@ export class PostgresJobStore implements JobStore {
 
   /**
    * One statement (the plain claim) unless flow control applies: limits configured for these kinds or keys, or
-   * keyed jobs seen lately. The plain claim skips kinds with keyed jobs; when it comes up short (or once a second)
-   * it looks for such kinds, and the round-robin claim then serves them.
+   * keyed jobs seen lately. The plain claim leaves out, and names, the kinds with keyed jobs; the round-robin claim
+   * then serves them with what is left of the batch.
    */
   async claim(request: ClaimRequest): Promise<Job[]> {
     if (request.limit <= 0 || request.kinds.length === 0) return [];
     const recently = request.now - this.#groupedSeenAt < GROUPED_RECENTLY_MS;
     if (needsFlowClaim(request, () => recently)) return this.#claimWithFlow(request);
-    const kinds = [...new Set(request.kinds)];
-    const rows = (await this.#write((sql) => runSql<JobRow>(sql, JOB_SQL.claim, {
-      kinds, exclude: [...(request.exclude ?? [])], limit: request.limit, now: request.now,
+    const answer = await this.#write((sql) => runSql<JobRow & { grouped_kind: string | null }>(sql, JOB_SQL.claim, {
+      kinds: [...new Set(request.kinds)], exclude: [...(request.exclude ?? [])], limit: request.limit, now: request.now,
       owner: request.owner, lease: request.now + request.leaseMs,
-    }))).sort(inClaimOrder).map(toJob);
-    if (rows.length === request.limit && request.now - this.#groupedCheckedAt < GROUPED_CHECK_MS) return rows;
-    this.#groupedCheckedAt = request.now;
-    const grouped = (await this.#rows<{ kind: string }>(FLOW_SQL.groupedKinds, { kinds })).map((row) => row.kind);
+    }));
+    const grouped = answer.flatMap((row) => (row.grouped_kind === null ? [] : [row.grouped_kind]));
+    const rows = answer.filter((row) => row.grouped_kind === null).sort(inClaimOrder).map(toJob);
     if (grouped.length === 0) return rows;
     this.#groupedSeenAt = request.now;
     if (rows.length === request.limit) return rows;
@@ -128,7 +123,11 @@ export class PostgresJobStore implements JobStore {
       holds = [];
       const plan = await runPlan(
         planFlowClaim({ ...request, flow: { limits: flow.limits, held: (...hold) => void holds.push(hold) } }, this.#groupCursors),
-        (read) => readFlow(sql, read),
+        async (read) => {
+          const answer = await readFlow(sql, read);
+          if (read.op === 'kindStates' && (answer as KindState[]).some((state) => state.grouped)) this.#groupedSeenAt = request.now;
+          return answer;
+        },
       );
       if (plan.ids.length === 0) return [];
       const claimed = await runSql<JobRow>(sql, JOB_SQL.claimIds, { ids: plan.ids, owner: request.owner, lease: request.now + request.leaseMs, now: request.now });
@@ -136,7 +135,6 @@ export class PostgresJobStore implements JobStore {
       const order = new Map(plan.ids.map((id, i) => [id, i]));
       return claimed.sort((a, b) => order.get(a.id)! - order.get(b.id)!);
     }, { atomic: true });
-    if (rows.some((row) => row.group_key !== null)) this.#groupedSeenAt = request.now;
     for (const hold of holds) held?.(...hold);
     return rows.map(toJob);
   }

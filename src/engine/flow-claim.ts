@@ -101,19 +101,28 @@ export function* planFlowClaim(
     }
     const rotation = yield* keysInRotation(state.kind, cursors.get(state.kind), budget + EXTRA_KEYS);
     const perKey = Math.min(budget, Math.max(1, Math.ceil(budget / rotation.length)) + 1);
-    const heads = (yield { op: 'heads', kind: state.kind, groups: rotation, limit: perKey + exclude.length, now: request.now, exclude }) as Candidate[];
     const byKey = new Map<string | null, Candidate[]>();
-    for (const row of heads) if (!excluded.has(row.id)) byKey.set(row.group_key, [...(byKey.get(row.group_key) ?? []), row]);
-    const keyed = [...byKey.keys()].filter((key): key is string => key !== null);
     const groupLimited = Boolean(limits.groups?.concurrency || limits.groups?.rate);
-    const groupStates = groupLimited && keyed.length > 0
-      ? new Map(((yield { op: 'groupStates', keys: keyed, rate: limits.groups?.rate, now: request.now }) as GroupState[]).map((g) => [g.key, g]))
-      : new Map<string, GroupState>();
+    const groupStates = new Map<string, GroupState>();
     const allowance = (key: string | null): number => {
       if (key === null || !groupLimited) return Infinity;
       return groupAllowance(state.kind, groupStates.get(key), limits, pickedPerGroup.get(key) ?? 0, held);
     };
-    const picks = roundRobin(rotation.filter((key) => byKey.has(key)), byKey, budget, allowance, (key) => {
+    // The heads of as many keys as the first pass can use, a chunk at a time: keys further on are read only when
+    // those before them are empty or at their limit (one job per thread free reads one key).
+    let fetched = 0;
+    for (let usable = 0; fetched < rotation.length && usable < budget; ) {
+      const chunk = rotation.slice(fetched, fetched + budget - usable);
+      fetched += chunk.length;
+      const heads = (yield { op: 'heads', kind: state.kind, groups: chunk, limit: perKey + exclude.length, now: request.now, exclude }) as Candidate[];
+      for (const row of heads) if (!excluded.has(row.id)) byKey.set(row.group_key, [...(byKey.get(row.group_key) ?? []), row]);
+      const keyed = chunk.filter((key): key is string => key !== null && byKey.has(key));
+      if (groupLimited && keyed.length > 0) {
+        for (const group of (yield { op: 'groupStates', keys: keyed, rate: limits.groups?.rate, now: request.now }) as GroupState[]) groupStates.set(group.key, group);
+      }
+      usable += chunk.filter((key) => byKey.has(key) && allowance(key) > 0).length;
+    }
+    const picks = roundRobin(rotation.slice(0, fetched).filter((key) => byKey.has(key)), byKey, budget, allowance, (key) => {
       if (key !== null) pickedPerGroup.set(key, (pickedPerGroup.get(key) ?? 0) + 1);
     });
     lists.push(picks);

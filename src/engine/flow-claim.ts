@@ -57,12 +57,10 @@ export const groupScope = (key: string) => `group:${key}`;
 const EXTRA_KEYS = 32;
 
 /** Does `flow` put this claim through planFlowClaim, or can the store use its plain claim? */
-export function needsFlowClaim(request: ClaimRequest, groupedKinds: (kinds: string[]) => string[] | boolean): boolean {
+export function needsFlowClaim(request: ClaimRequest, hasKeyedJobs: () => boolean): boolean {
   const limits = request.flow?.limits;
   if (limits?.groups?.concurrency || limits?.groups?.rate) return true;
-  if (request.kinds.some((kind) => limits?.kinds?.[kind])) return true;
-  const grouped = groupedKinds([...new Set(request.kinds)]);
-  return grouped === true || (Array.isArray(grouped) && grouped.length > 0);
+  return request.kinds.some((kind) => limits?.kinds?.[kind]) || hasKeyedJobs();
 }
 
 /**

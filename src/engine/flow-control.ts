@@ -38,16 +38,11 @@ export interface FlowClaim {
 
 /** A group key: 1 to 128 characters of letters, digits and . _ ~ : @ / + = - (no spaces, no control characters). */
 export const GROUP_KEY_PATTERN = /^[A-Za-z0-9._~:@/+=-]{1,128}$/;
-export const GROUP_KEY_MAX_LENGTH = 128;
 /** The longest rate interval: a day (the start log keeps a row per start for one interval). */
 export const MAX_RATE_INTERVAL_MS = 86_400_000;
 
 export function isValidGroupKey(key: string): boolean {
   return GROUP_KEY_PATTERN.test(key);
-}
-
-export function hasFlowLimits(limits: FlowLimits | undefined): boolean {
-  return Boolean(limits && (Object.keys(limits.kinds ?? {}).length > 0 || limits.groups?.concurrency || limits.groups?.rate));
 }
 
 /** Checks every limit, with a message naming it (options.flow.kinds.export.concurrency must be …). */

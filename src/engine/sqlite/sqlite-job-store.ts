@@ -94,7 +94,7 @@ export class SqliteJobStore implements JobStore {
   async claim(request: ClaimRequest): Promise<Job[]> {
     if (request.limit <= 0 || request.kinds.length === 0) return [];
     return this.#write(() => {
-      if (needsFlowClaim(request, (kinds) => kinds.some((kind) => this.#flow.isGrouped(kind)))) {
+      if (needsFlowClaim(request, () => request.kinds.some((kind) => this.#flow.isGrouped(kind)))) {
         const plan = runPlanSync(planFlowClaim({ ...request, flow: request.flow ?? { limits: {} } }, this.#groupCursors), (read) => this.#flow.read(read));
         this.#flow.logStarts(plan.starts, request.now);
         return this.#claimIds(plan.ids, request);

@@ -10,6 +10,10 @@ import { TIMER_LIMIT_MS } from './engine/job.js';
 import { APP_DEFAULTS } from './http/app.js';
 import { DEFAULT_CONNECTION_LIMITS } from './http/connection-limits.js';
 
+import { ConfigError, parseDuration } from './config-values.js';
+import type { FlowLimits } from './engine/flow-control.js';
+import { FLOW_FLAGS, parseFlowConfig } from './flow-config.js';
+
 const MB = 1024 * 1024;
 import type { LogLevel } from './logger.js';
 
@@ -71,13 +75,13 @@ export interface Config {
   callbackAttempts: number;
   /** First retry delay of a delivery, ms (doubles each attempt, with jitter, up to an hour). */
   callbackRetryBaseMs: number;
+  /** Concurrency and rate limits per kind and per group key (--limit, --rate, --group-limit, --group-rate). */
+  flow: FlowLimits;
 }
 
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
+export { ConfigError };
 
-interface FlagSpec {
+export interface FlagSpec {
   env: string;
   type: 'string' | 'boolean';
   multiple?: boolean;
@@ -122,6 +126,7 @@ export const FLAGS: Record<string, FlagSpec> = {
   'callback-timeout-ms': { env: 'OFFLOAD_CALLBACK_TIMEOUT_MS', type: 'string', default: String(CALLBACK_DEFAULTS.timeoutMs), help: 'limit of one callback attempt, ms' },
   'callback-attempts': { env: 'OFFLOAD_CALLBACK_ATTEMPTS', type: 'string', default: String(CALLBACK_DEFAULTS.maxAttempts), help: 'attempts of one callback before it is given up' },
   'callback-retry-base-ms': { env: 'OFFLOAD_CALLBACK_RETRY_BASE_MS', type: 'string', default: String(CALLBACK_DEFAULTS.retryBaseMs), help: 'first retry delay of a callback, ms (doubles each attempt, with jitter, up to 1 h)' },
+  ...FLOW_FLAGS,
   'log-level': { env: 'OFFLOAD_LOG_LEVEL', type: 'string', default: 'info', help: 'fatal, error, warn, info, debug, trace or silent' },
 };
 
@@ -245,6 +250,7 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
     callbackTimeoutMs: integer('callback-timeout-ms', 100, 600_000),
     callbackAttempts: integer('callback-attempts', 1, 100),
     callbackRetryBaseMs: integer('callback-retry-base-ms', 1, 3_600_000),
+    flow: parseFlowConfig({ list, raw, kinds: [...BUILT_IN_KINDS.map((builtIn) => builtIn.kind), ...jobs.map((job) => job.kind)] }),
   };
   if (config.jobTtlMs < 1) throw new ConfigError(`--job-ttl (OFFLOAD_JOB_TTL) must be longer than 0, got "${raw('job-ttl')}"`);
   if (config.jobTtlMs < config.resultTtlMs) {
@@ -281,14 +287,6 @@ function parseStore(text: string): string {
   return text;
 }
 
-const DURATION = /^(\d+)(ms|s|m|h|d)?$/;
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-function parseDuration(name: string, text: string): number {
-  const match = DURATION.exec(text.trim());
-  if (!match) throw new ConfigError(`--${name} must be a duration such as 90s, 30m, 24h or 7d, got "${text}"`);
-  return Number(match[1]) * UNIT_MS[match[2] ?? 's']!;
-}
 
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);

@@ -39,6 +39,7 @@ export async function startServer(
       jobTtlMs: config.jobTtlMs,
       crashLimit: config.crashLimit,
       ...(config.webhookUrl === undefined ? {} : { defaultCallbackUrl: config.webhookUrl }),
+      flow: config.flow,
       ...(config.defaultTimeoutMs === undefined ? {} : { defaultTimeoutMs: config.defaultTimeoutMs }),
       ...engineOverrides,
     },

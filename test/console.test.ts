@@ -218,3 +218,25 @@ test('layout at 1400 and 390 px: nothing wider than the viewport; dark mode; fav
   await dark.close();
   assert.deepEqual(problems, [], 'no script errors on the page');
 });
+
+test('the charts show the flow limits: per kind limit and running, the key limits, the keys with most running', async () => {
+  const limited = await startTestServer({ args: ['--threads', '4', '--limit', 'sleep=2', '--rate', 'sleep=100/1m', '--group-limit', '1'] });
+  try {
+    for (const group_key of ['tenant-a', 'tenant-a', 'tenant-b', 'tenant-c']) {
+      assert.equal((await limited.request('POST', '/jobs', { body: { kind: 'sleep', payload: { seconds: 30 }, group_key } })).status, 202);
+    }
+    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    page.on('pageerror', (err) => problems.push(err.message));
+    await page.goto(limited.url + '/');
+    await page.locator('#group-running tbody tr', { hasText: 'tenant-b' }).waitFor({ timeout: 10_000 });
+    assert.deepEqual(await page.locator('#kind-limits tbody td').allInnerTexts(), ['sleep', '2', '2', '100 per 1 min'], 'kind, running, limit, rate');
+    assert.equal(await page.locator('#group-limits').innerText(), 'Per group key: at most 1 running');
+    assert.equal(await page.locator('#group-running tbody tr').count(), 2, 'two keys run (the kind limit of 2 holds the third)');
+    await page.locator('#group-running tbody tr', { hasText: 'tenant-a' }).waitFor();
+    await page.close();
+    await limited.request('POST', '/jobs/bulk-cancel', { body: { kind: 'sleep' } });
+  } finally {
+    await limited.close();
+  }
+  assert.deepEqual(problems, [], 'no script errors on the page');
+});

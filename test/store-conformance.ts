@@ -10,6 +10,7 @@ import { describeConsoleConformance } from './store-conformance-console.js';
 import { describeHooksConformance } from './store-conformance-hooks.js';
 import { describeRetentionConformance } from './store-conformance-retention.js';
 import { describeScheduleConformance } from './store-conformance-schedules.js';
+import { describeFlowConformance } from './store-conformance-flow.js';
 
 const T0 = 1_750_000_000_000;
 const LEASE_MS = 30_000;
@@ -80,15 +81,15 @@ export function describeJobStoreConformance(name: string, openStore: () => Promi
         const fields: NewJob = {
           id: randomUUID(), kind: 'export', payload: { a: [1, 'x', null, 2.5], b: { c: true }, s: 'é"\n' }, priority: 7,
           runAt: T0 + 5000, maxAttempts: 4, timeoutMs: 60_000, createdAt: T0, idempotencyKey: 'route:key-1', requestHash: 'hash-1', ref: 'dataset-1',
-          dedupeKey: 'dedupe-1', dedupePolicy: 'active', callbackUrl: 'https://hooks.example/done',
+          dedupeKey: 'dedupe-1', dedupePolicy: 'active', callbackUrl: 'https://hooks.example/done', groupKey: 'tenant-1',
         };
         const [inserted] = await store.insert([fields]);
         assert.equal(inserted?.created, true);
-        const { id, kind, payload, priority, runAt, maxAttempts, timeoutMs, createdAt, idempotencyKey, requestHash, ref, dedupeKey, dedupePolicy, callbackUrl } = fields;
+        const { id, kind, payload, priority, runAt, maxAttempts, timeoutMs, createdAt, idempotencyKey, requestHash, ref, dedupeKey, dedupePolicy, callbackUrl, groupKey } = fields;
         assert.deepEqual({ ...inserted.job, seq: 0 }, {
           id, kind, status: 'pending', payload, priority, runAt, attempts: 0, maxAttempts, timeoutMs, owner: null, leaseExpiresAt: null,
           cancelRequested: false, progressDone: null, progressTotal: null, result: null, error: null, createdAt, startedAt: null,
-          finishedAt: null, updatedAt: createdAt, seq: 0, idempotencyKey, requestHash, ref, dedupeKey, dedupePolicy, callbackUrl,
+          finishedAt: null, updatedAt: createdAt, seq: 0, idempotencyKey, requestHash, ref, dedupeKey, dedupePolicy, callbackUrl, groupKey,
         });
         assert.equal(typeof inserted.job.seq, 'number');
         assert.deepEqual(await store.get(id), inserted.job, 'get returns what insert returned');
@@ -96,7 +97,7 @@ export function describeJobStoreConformance(name: string, openStore: () => Promi
 
       test('omitted idempotency key, request hash and ref read back as null', async () => {
         const job = await insertOne();
-        assert.deepEqual([job.idempotencyKey, job.requestHash, job.ref, job.timeoutMs, job.dedupeKey, job.dedupePolicy, job.callbackUrl], [null, null, null, null, null, null, null]);
+        assert.deepEqual([job.idempotencyKey, job.requestHash, job.ref, job.timeoutMs, job.dedupeKey, job.dedupePolicy, job.callbackUrl, job.groupKey], [null, null, null, null, null, null, null, null]);
         assert.deepEqual(await store.get(job.id), job);
       });
 
@@ -539,6 +540,7 @@ export function describeJobStoreConformance(name: string, openStore: () => Promi
     describeRetentionConformance({ store: () => store, insertOne, startJob, fenceOf, t0: T0 });
     describeScheduleConformance({ store: () => store, insertOne, startJob, fenceOf, t0: T0 });
     describeHooksConformance({ store: () => store, insertOne, startJob, fenceOf, t0: T0 });
+    describeFlowConformance({ store: () => store, insertOne, startJob, fenceOf, t0: T0 });
 
     describe('owners and health', () => {
       test('registerOwner, listOwners and removeOwner', async () => {

@@ -2,6 +2,7 @@ import { engineNow } from './clock.js';
 import type { Logger } from 'pino';
 import { computeBackoffMs, type BackoffOptions } from './backoff.js';
 import type { Fence, Job, JobError, RegisteredKind } from './job.js';
+import type { FlowLimits, LimitName } from './flow-control.js';
 import type { JobStore } from './job-store.js';
 import type { AbortReason, RunningTask, TaskOutcome, WorkerPool } from './pool.js';
 
@@ -25,6 +26,10 @@ export interface DispatcherOptions {
   /** How often to look for work that this process was not told about (other processes, run_at reached). */
   pollIntervalMs: number;
   logger: Logger;
+  /** Concurrency and rate limits, checked by the store inside each claim. */
+  flow?: FlowLimits;
+  /** A limit left a due job of `kind` pending in a claim. */
+  onLimitWait?(kind: string, limit: LimitName): void;
   onChange(job: Job): void;
   onAttemptEnd(report: AttemptReport): void;
 }
@@ -144,9 +149,17 @@ export class Dispatcher {
         this.#claimsInFlight++;
         this.#claimsStarted++;
         let jobs: Job[];
+        // When a limit held a due job back: the earliest time a rate slot opens (Infinity: when a job ends).
+        let heldUntil: number | undefined;
+        const held = (kind: string, limit: LimitName, retryAt: number | null) => {
+          heldUntil = Math.min(heldUntil ?? Infinity, retryAt ?? Infinity);
+          this.#options.onLimitWait?.(kind, limit);
+        };
         try {
           // Jobs with an attempt still winding down here are not claimed again until it has.
-          jobs = await store.claim({ owner, kinds: kinds.names(), limit: free, now, leaseMs, exclude: this.runningJobIds() });
+          jobs = await store.claim({
+            owner, kinds: kinds.names(), limit: free, now, leaseMs, exclude: this.runningJobIds(), flow: { limits: this.#options.flow ?? {}, held },
+          });
           if (this.#stopped) {
             await this.#releaseUnstarted(jobs);
             break;
@@ -155,7 +168,7 @@ export class Dispatcher {
         } finally {
           this.#claimsInFlight--;
         }
-        if (jobs.length < free) await this.#schedulePoll(now);
+        if (jobs.length < free) await this.#schedulePoll(now, heldUntil);
       } while (this.#claimAgain);
     } catch (err) {
       this.#options.logger.error({ err }, 'claiming jobs failed; will try again');
@@ -173,10 +186,14 @@ export class Dispatcher {
     }
   }
 
-  /** Wakes at the next due run_at, or after the poll interval, whichever is first. */
-  async #schedulePoll(now: number): Promise<void> {
+  /**
+   * Wakes at the next due run_at, or after the poll interval, whichever is first. A job due already but held by a
+   * limit is not polled for at once: a job ending here wakes the dispatcher, a rate slot at `heldUntil`.
+   */
+  async #schedulePoll(now: number, heldUntil?: number): Promise<void> {
     const next = await this.#options.store.nextRunAt(this.#options.kinds.names());
-    const untilDue = next === undefined ? Infinity : Math.max(1, next - now);
+    const due = next !== undefined && next <= now;
+    const untilDue = next === undefined ? Infinity : due && heldUntil !== undefined ? Math.max(1, heldUntil - now) : Math.max(1, next - now);
     this.#schedulePollIn(Math.min(untilDue, this.#options.pollIntervalMs));
   }
 

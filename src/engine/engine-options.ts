@@ -4,6 +4,7 @@ import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import { EngineError } from './engine-error.js';
 import type { EnqueueRequest } from './engine-types.js';
+import { isValidGroupKey, validateFlowLimits, type FlowLimits } from './flow-control.js';
 import { DEDUPE_POLICIES, TIMER_LIMIT_MS, type NewJob } from './job.js';
 import type { JobStore } from './job-store.js';
 
@@ -46,6 +47,11 @@ export interface EngineOptions {
   jobTtlMs?: number;
   /** The callback URL of every job enqueued without one (e.g. a webhook for all jobs). Default none. */
   defaultCallbackUrl?: string;
+  /**
+   * Concurrency and rate limits per kind and per group key, held across every process sharing the store (each
+   * process must be given the same). Default: none.
+   */
+  flow?: FlowLimits;
   logger?: Logger;
   /**
    * The clock schedules are read on (epoch ms): their due times, and the creation time of the jobs they enqueue.
@@ -98,6 +104,7 @@ export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOpti
     jobTtlMs: pick('jobTtlMs'),
     crashLimit: pick('crashLimit'),
     defaultCallbackUrl: options.defaultCallbackUrl ?? null,
+    flow: validateFlowLimits(options.flow ?? {}),
   };
   for (const name of ['threads', 'workerMemoryMb', 'leaseMs', 'maxPending', 'defaultMaxAttempts', 'retryBaseMs', 'retryMaxMs', 'pollIntervalMs', 'jobTtlMs', 'crashLimit'] as const) {
     validatePositiveInteger(name, resolved[name]);
@@ -128,6 +135,14 @@ export function timeoutOf(timeoutMs: number | null | undefined, { maxTimeoutMs, 
   return timeoutMs;
 }
 
+function groupKeyOf(key: string | undefined): string | null {
+  if (key === undefined) return null;
+  if (typeof key !== 'string' || !isValidGroupKey(key)) {
+    throw new EngineError('invalid_option', 'A job\'s groupKey must be 1 to 128 letters, digits or . _ ~ : @ / + = -');
+  }
+  return key;
+}
+
 /** The row a request becomes: the engine's defaults filled in, its timeout checked against the ceiling. */
 export function newJob(request: EnqueueRequest, options: ResolvedEngineOptions, now: number): NewJob {
   if (request.dedupePolicy !== undefined && !DEDUPE_POLICIES.includes(request.dedupePolicy)) {
@@ -145,6 +160,7 @@ export function newJob(request: EnqueueRequest, options: ResolvedEngineOptions, 
     idempotencyKey: request.idempotencyKey ?? null,
     requestHash: request.requestHash ?? null,
     ref: request.ref ?? null,
+    groupKey: groupKeyOf(request.groupKey),
     pinned: request.pinned ?? false,
     dedupeKey: request.dedupeKey ?? null,
     dedupePolicy: request.dedupeKey === undefined ? null : (request.dedupePolicy ?? 'pending'),

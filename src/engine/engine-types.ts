@@ -1,5 +1,6 @@
 // The types of the engine's public methods and events.
 import type { AttemptReport } from './dispatcher.js';
+import type { LimitName } from './flow-control.js';
 import type { ScheduleRunReport } from './scheduler.js';
 import type { DedupePolicy, DisplayStatus, Job } from './job.js';
 
@@ -18,6 +19,11 @@ export interface EnqueueRequest {
   requestHash?: string;
   /** The caller's own reference (e.g. the record the job works on), counted by countActive({ ref }). */
   ref?: string;
+  /**
+   * Flow-control key (a tenant, a customer): jobs with keys are claimed round-robin across keys, and the engine's
+   * `flow.groups` limits apply to each key. 1–128 characters of GROUP_KEY_PATTERN.
+   */
+  groupKey?: string;
   /**
    * Never deleted by job retention (jobTtlMs): for a job whose row something else keeps reading or references,
    * e.g. the job that created a record. Default false.
@@ -85,6 +91,8 @@ export interface EngineEvents {
   scheduleRaceLost: [];
   /** An enqueue found a job holding its dedupe key and returned it instead (`replaced`: its payload replaced). */
   deduplicated: [job: Job, replaced: boolean];
+  /** A claim of this engine left a due job of `kind` pending because of a flow limit. */
+  limitWait: [kind: string, limit: LimitName];
   /** After close(): the pool is down and the database closed. */
   closed: [];
 }

@@ -118,6 +118,8 @@ export class Engine extends EventEmitter<EngineEvents> {
       backoff,
       pollIntervalMs: options.pollIntervalMs,
       logger: this.#logger,
+      flow: options.flow,
+      onLimitWait: (kind, limit) => this.emit('limitWait', kind, limit),
       onChange,
       onAttemptEnd: (report) => {
         this.emit('attemptEnd', report);
@@ -286,6 +288,11 @@ export class Engine extends EventEmitter<EngineEvents> {
 
   async countPending(): Promise<number> {
     return this.#store.countPending();
+  }
+
+  /** Running jobs per group key in the whole database, the most first, at most `limit` keys. */
+  async countRunningByGroup(limit = 20): Promise<Array<{ groupKey: string; count: number }>> {
+    return this.#store.countRunningByGroup(limit);
   }
 
   /** Pending and running jobs of the whole database (every process sharing it), per kind. */

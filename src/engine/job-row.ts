@@ -27,6 +27,7 @@ export interface JobRow {
   idempotency_key: string | null;
   request_hash: string | null;
   ref: string | null;
+  group_key: string | null;
   /** 1: kept by job retention however old (not a Job field: only retention reads it). */
   pinned: number;
   dedupe_key: string | null;
@@ -63,6 +64,7 @@ export function toJob(row: JobRow): Job {
     dedupeKey: row.dedupe_key,
     dedupePolicy: row.dedupe_policy,
     callbackUrl: row.callback_url,
+    groupKey: row.group_key,
   };
 }
 
@@ -88,9 +90,9 @@ export function cancelledInstead(attemptError: JobError): string {
 export function insertJobSql(returning: string): string {
   return `
     INSERT INTO jobs (id, kind, status, payload, priority, run_at, max_attempts, timeout_ms, created_at, updated_at,
-                      idempotency_key, request_hash, ref, pinned, dedupe_key, dedupe_policy, dedupe_slot, callback_url)
+                      idempotency_key, request_hash, ref, pinned, dedupe_key, dedupe_policy, dedupe_slot, callback_url, group_key)
     VALUES (@id, @kind, 'pending', @payload, @priority, @run_at, @max_attempts, @timeout_ms, @now, @now,
-            @idempotency_key, @request_hash, @ref, @pinned, @dedupe_key, @dedupe_policy, @dedupe_key, @callback_url)
+            @idempotency_key, @request_hash, @ref, @pinned, @dedupe_key, @dedupe_policy, @dedupe_key, @callback_url, @group_key)
     ON CONFLICT DO NOTHING
     RETURNING ${returning}`;
 }
@@ -101,7 +103,7 @@ export function insertJobParams(job: NewJob, pinned: number | boolean): Record<s
   return {
     id: job.id, kind: job.kind, payload: JSON.stringify(job.payload), priority: job.priority, run_at: job.runAt,
     max_attempts: job.maxAttempts, timeout_ms: job.timeoutMs, now: job.createdAt, idempotency_key: job.idempotencyKey ?? null,
-    request_hash: job.requestHash ?? null, ref: job.ref ?? null, pinned, dedupe_key: dedupeKey,
+    request_hash: job.requestHash ?? null, ref: job.ref ?? null, pinned, dedupe_key: dedupeKey, group_key: job.groupKey ?? null,
     dedupe_policy: dedupeKey === null ? null : (job.dedupePolicy ?? 'pending'), callback_url: job.callbackUrl ?? null,
   };
 }

@@ -1,3 +1,4 @@
+import type { FlowClaim } from './flow-control.js';
 import type { Fence, Job, JobError, JobStatus, NewJob } from './job.js';
 import type { ScheduleStore } from './schedule-store.js';
 
@@ -56,6 +57,11 @@ export interface ClaimRequest {
   leaseMs: number;
   /** Job ids not to claim (an attempt of theirs still winds down in the claiming process). */
   exclude?: readonly string[];
+  /**
+   * Limits checked inside the claim's transaction, so that they hold across every process sharing the store; jobs
+   * with a group key are claimed round-robin across keys whether or not limits are given (see flow-claim.ts).
+   */
+  flow?: FlowClaim;
 }
 
 export interface OwnerRecord {
@@ -203,6 +209,8 @@ export interface JobStore {
   unpin(id: string): Promise<void>;
   /** How many jobs are pending and running, per kind (for metrics); statuses with no job are left out. */
   countByKindAndStatus(): Promise<Array<{ kind: string; status: 'pending' | 'running'; count: number }>>;
+  /** Running jobs per group key (keys with none left out), the most first, at most `limit` keys. */
+  countRunningByGroup(limit: number): Promise<Array<{ groupKey: string; count: number }>>;
   /** The earliest `run_at` of a pending job of these kinds, if any. */
   nextRunAt(kinds: readonly string[]): Promise<number | undefined>;
   registerOwner(owner: OwnerRecord): Promise<void>;

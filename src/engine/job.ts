@@ -87,6 +87,8 @@ export interface Job {
   dedupePolicy: DedupePolicy | null;
   /** POSTed the job once it reaches a final status (see JobStore.claimDeliveries). */
   callbackUrl: string | null;
+  /** Its flow-control key (a tenant, say): claimed round-robin across keys, running jobs capped per key. */
+  groupKey: string | null;
 }
 
 /**
@@ -109,6 +111,7 @@ export interface NewJob {
   idempotencyKey?: string | null;
   requestHash?: string | null;
   ref?: string | null;
+  groupKey?: string | null;
   /** Kept by job retention however long ago it finished (see EngineOptions.jobTtlMs). */
   pinned?: boolean;
   dedupeKey?: string | null;

@@ -65,6 +65,21 @@ export const StatsQuery = z.strictObject({
   minutes: z.coerce.number().int().min(1).max(1440).default(60).describe('How many minutes of finishes, the current one included.'),
 });
 
+const RateSchema = z.object({ count: z.int(), interval_ms: z.int() }).nullable().describe('At most `count` starts per `interval_ms`; null: no rate limit.');
+
+/** The flow limits of this server (--limit, --rate, --group-limit, --group-rate) beside what runs now. */
+export const FlowStats = z.object({
+  kinds: z.array(z.object({
+    kind: z.string(),
+    concurrency: z.int().nullable().describe('Running jobs at most; null: no limit.'),
+    rate: RateSchema,
+    running: z.int().describe('Running now in the whole database.'),
+  })).describe('Every kind with a limit.'),
+  groups: z.object({ concurrency: z.int().nullable(), rate: RateSchema }).describe('The limits of each group_key.'),
+  running_by_group: z.array(z.object({ group_key: z.string(), running: z.int() }))
+    .describe('The group keys with the most running jobs (at most 20), the most first.'),
+});
+
 export const Stats = z.object({
   generated_at: z.iso.datetime(),
   since: z.iso.datetime().describe('The start of the first minute of `finished_per_minute`.'),
@@ -83,6 +98,7 @@ export const Stats = z.object({
     failed: z.int(),
     cancelled: z.int(),
   })).describe('Jobs that reached a final status, per minute and kind; minutes without any are left out.'),
+  limits: FlowStats,
 });
 export type Stats = z.infer<typeof Stats>;
 apiSchemas.add(Stats, { id: 'Stats' });

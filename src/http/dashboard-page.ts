@@ -47,6 +47,7 @@ export const DASHBOARD_HTML = `<!doctype html>
     <figure><figcaption>Failed per minute <span id="failure-rate"></span></figcaption><div id="chart-failures"></div></figure>
     <figure><figcaption>Queue depth and oldest due job</figcaption><div id="chart-queue"></div></figure>
     <figure><figcaption>Threads busy <span id="thread-use"></span></figcaption><div id="chart-threads"></div></figure>
+    <figure><figcaption>Flow limits</figcaption><div id="limits"></div></figure>
   </div>
   <div id="legend" class="legend"></div>
 </section>

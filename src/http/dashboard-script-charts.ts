@@ -59,6 +59,35 @@ function minuteList(since, count) {
   return Array.from({ length: count }, (_, i) => new Date(start + i * 60000).toISOString());
 }
 
+const intervalText = (ms) => ms % 3600000 === 0 ? ms / 3600000 + ' h' : ms % 60000 === 0 ? ms / 60000 + ' min' : ms % 1000 === 0 ? ms / 1000 + ' s' : ms + ' ms';
+const rateText = (rate) => rate ? rate.count + ' per ' + intervalText(rate.interval_ms) : '—';
+
+/** Each limited kind (limit, rate, running now), the limits of each key, and the keys with the most running jobs. */
+function renderLimits(limits) {
+  const keyed = limits.groups.concurrency !== null || limits.groups.rate !== null;
+  if (limits.kinds.length === 0 && !keyed && limits.running_by_group.length === 0) {
+    $('limits').replaceChildren(el('p', { class: 'muted' }, 'No limits (offload serve --limit KIND=N, --group-limit N).'));
+    return;
+  }
+  const head = (...names) => el('thead', {}, el('tr', {}, ...names.map((name) => el('th', {}, name))));
+  const parts = [];
+  if (limits.kinds.length > 0) {
+    parts.push(el('table', { class: 'queue', id: 'kind-limits' }, head('Kind', 'Running', 'Limit', 'Rate'),
+      el('tbody', {}, ...limits.kinds.map((k) => el('tr', {}, el('td', {}, k.kind), el('td', {}, k.running),
+        el('td', {}, k.concurrency === null ? '—' : k.concurrency), el('td', {}, rateText(k.rate)))))));
+  }
+  if (keyed) {
+    const running = limits.groups.concurrency === null ? [] : ['at most ' + limits.groups.concurrency + ' running'];
+    const starts = limits.groups.rate === null ? [] : [rateText(limits.groups.rate) + ' starts'];
+    parts.push(el('p', { id: 'group-limits' }, 'Per group key: ' + [...running, ...starts].join(', ')));
+  }
+  if (limits.running_by_group.length > 0) {
+    parts.push(el('table', { class: 'queue', id: 'group-running' }, head('Group key', 'Running'),
+      el('tbody', {}, ...limits.running_by_group.map((g) => el('tr', {}, el('td', {}, g.group_key), el('td', {}, g.running))))));
+  }
+  $('limits').replaceChildren(...parts);
+}
+
 let statsTimer = 0;
 function scheduleStats() { if (!statsTimer) statsTimer = setTimeout(() => { statsTimer = 0; loadStats().catch(() => {}); }, 1000); }
 
@@ -88,6 +117,7 @@ async function loadStats(sample = false) {
   if (threadSamples.length > 60) threadSamples.shift();
   $('thread-use').textContent = '— ' + stats.threads.busy + ' of ' + stats.threads.total + ' now';
   $('chart-threads').replaceChildren(lineChart(threadSamples, stats.threads.total, 'threads busy, sampled every 5 s'));
+  renderLimits(stats.limits);
   $('legend').replaceChildren(...kinds.map((kind) => el('span', { class: 'legend-item' }, el('span', { class: 'swatch ' + kindClass(kind) }), kind)));
 }
 `;

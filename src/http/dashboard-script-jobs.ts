@@ -163,7 +163,7 @@ async function renderDetail() {
     el('dl', { class: 'fields' }, field('Created', formatTime(job.created_at)), field('Started', formatTime(job.started_at)),
       field('Finished', formatTime(job.finished_at)), field('Duration', formatDuration(jobDuration(job))),
       field('Attempts', job.attempts + ' / ' + job.max_attempts), field('Next run', formatTime(job.next_run_at)),
-      field('Priority', job.priority), field('Timeout', formatDuration(job.timeout_ms)),
+      field('Priority', job.priority), field('Timeout', formatDuration(job.timeout_ms)), field('Group key', job.group_key ?? '—'),
       ...(job.dedupe_key ? field('Dedupe key', job.dedupe_key + ' (' + job.dedupe_policy + ')') : []),
       ...(job.callback_url ? field('Callback', job.callback_url) : [])),
     actions,

@@ -25,6 +25,7 @@ export function toJobDocument(job: Job, attempts?: readonly AttemptRecord[], del
     max_attempts: job.maxAttempts,
     next_run_at: waitingForRetry ? iso(job.runAt) : null,
     priority: job.priority,
+    group_key: job.groupKey,
     timeout_ms: job.timeoutMs,
     error: job.error,
     result: job.result,

@@ -43,6 +43,7 @@ export function createJobRoutes(
       dedupeKey: body.dedupe_key,
       dedupePolicy: body.dedupe_policy,
       callbackUrl,
+      groupKey: body.group_key,
       ...readIdempotency(ctx, 'jobs', body),
     });
     ctx.status = created ? 202 : 200;

@@ -142,6 +142,31 @@ export function createMetrics(engine: Engine, registry: Registry = new Registry(
     runSeconds.observe({ kind: report.job.kind, status }, report.durationMs / 1000);
     waitSeconds.observe({ kind: report.job.kind }, report.waitMs / 1000);
   });
+  const limitWaits = new Counter({
+    name: 'offload_limit_waits_total',
+    help:
+      "Claims of this process that left a due job pending because of a flow limit, by kind and limit (concurrency, rate, " +
+      'group_concurrency, group_rate): once per claim, kind and limit. Climbing steadily: the limit is what the jobs wait on.',
+    labelNames: ['kind', 'limit'],
+    registers: [registry],
+  });
+  engine.on('limitWait', (kind, limit) => limitWaits.inc({ kind, limit }));
+  new Gauge({
+    name: 'offload_limit_running',
+    help: 'Per kind with a concurrency limit (--limit): the limit (`bound="limit"`) and the jobs running now in the database (`bound="running"`).',
+    labelNames: ['kind', 'bound'],
+    registers: [registry],
+    async collect() {
+      const limited = Object.entries(engine.config.flow.kinds ?? {}).filter(([, limits]) => limits.concurrency !== undefined);
+      if (limited.length === 0) return;
+      await collectFromDatabase(this, () => engine.countByKindAndStatus(), (counts) => {
+        for (const [kind, limits] of limited) {
+          this.set({ kind, bound: 'limit' }, limits.concurrency!);
+          this.set({ kind, bound: 'running' }, counts.find((row) => row.kind === kind && row.status === 'running')?.count ?? 0);
+        }
+      });
+    },
+  });
   engine.on('recovered', (job) => {
     attempts.inc({ kind: job.kind, status: job.status === 'pending' ? 'retried' : job.status, error_code: 'lost' });
   });

@@ -1,6 +1,7 @@
 // Request and response schemas: they validate requests, type the handlers' answers, and are the OpenAPI
 // document's only source (src/http/openapi.ts). Add a schema here, not a JSON Schema by hand.
 import { z } from 'zod';
+import { GROUP_KEY_PATTERN } from '../engine/flow-control.js';
 import { DEDUPE_POLICIES, DISPLAY_STATUSES, TIMER_LIMIT_MS } from '../engine/job.js';
 import { ErrorCodes, type ErrorCode } from './error-codes.js';
 
@@ -85,6 +86,14 @@ export const CreateJobBody = z.strictObject({
         "duplicate replaces the pending job's payload with its own (keep latest).",
     ),
   callback_url: CallbackUrlField,
+  group_key: z
+    .string()
+    .regex(GROUP_KEY_PATTERN, { message: 'must be 1 to 128 letters, digits or . _ ~ : @ / + = -' })
+    .optional()
+    .describe(
+      'Flow-control key, e.g. a tenant: jobs with keys are claimed round-robin across keys, and --group-limit / ' +
+        '--group-rate cap each key. 1 to 128 letters, digits or . _ ~ : @ / + = -.',
+    ),
 }).superRefine(checkDelay)
   .refine((body) => body.dedupe_policy === undefined || body.dedupe_key !== undefined, { message: 'needs a dedupe_key', path: ['dedupe_policy'] });
 export type CreateJobBody = z.infer<typeof CreateJobBody>;
@@ -126,6 +135,7 @@ export const JobDocument = z.object({
   max_attempts: z.int(),
   next_run_at: z.iso.datetime().nullable(),
   priority: z.int(),
+  group_key: z.string().nullable().describe('Its flow-control key, if it was given one.'),
   timeout_ms: z.int().nullable(),
   error: JobErrorSchema.nullable(),
   result: z.unknown(),

@@ -1,11 +1,25 @@
 import Router from '@koa/router';
 import { engineNow } from '../engine/clock.js';
 import type { Engine } from '../engine/engine.js';
+import type { FlowLimits, RateLimit } from '../engine/flow-control.js';
 import { Stats, StatsQuery } from './console-schemas.js';
 import type { RouteDoc } from './openapi.js';
 import { validate } from './validate.js';
 
 const MINUTE_MS = 60_000;
+const RUNNING_GROUPS_SHOWN = 20;
+
+const rateOf = (rate: RateLimit | undefined) => (rate ? { count: rate.count, interval_ms: rate.intervalMs } : null);
+
+function flowStats(flow: FlowLimits, queue: Map<string, { running: number }>, byGroup: Array<{ groupKey: string; count: number }>): Stats['limits'] {
+  return {
+    kinds: Object.entries(flow.kinds ?? {}).sort(([a], [b]) => a.localeCompare(b)).map(([kind, limits]) => ({
+      kind, concurrency: limits.concurrency ?? null, rate: rateOf(limits.rate), running: queue.get(kind)?.running ?? 0,
+    })),
+    groups: { concurrency: flow.groups?.concurrency ?? null, rate: rateOf(flow.groups?.rate) },
+    running_by_group: byGroup.map((row) => ({ group_key: row.groupKey, running: row.count })),
+  };
+}
 const iso = (ms: number) => new Date(ms).toISOString();
 
 /**
@@ -19,7 +33,9 @@ export function createStatsRoutes(engine: Engine): Router {
     const { minutes } = validate(StatsQuery, ctx.query, 'query');
     const now = engineNow();
     const since = Math.floor(now / MINUTE_MS) * MINUTE_MS - (minutes - 1) * MINUTE_MS;
-    const [counts, ages, finished] = await Promise.all([engine.countAll(), engine.oldestDueAges(), engine.finishedPerMinute(since, now + 1)]);
+    const [counts, ages, finished, byGroup] = await Promise.all([
+      engine.countAll(), engine.oldestDueAges(), engine.finishedPerMinute(since, now + 1), engine.countRunningByGroup(RUNNING_GROUPS_SHOWN),
+    ]);
     const queue = new Map<string, Stats['queue'][number]>();
     for (const { kind, status, count } of counts) {
       if (status !== 'pending' && status !== 'running') continue;
@@ -46,6 +62,7 @@ export function createStatsRoutes(engine: Engine): Router {
       queue: [...queue.values()].sort((a, b) => a.kind.localeCompare(b.kind)),
       counts: counts.sort((a, b) => a.kind.localeCompare(b.kind) || a.status.localeCompare(b.status)),
       finished_per_minute: [...perMinute.values()].sort((a, b) => a.minute.localeCompare(b.minute) || a.kind.localeCompare(b.kind)),
+      limits: flowStats(engine.config.flow, queue, byGroup),
     } satisfies Stats;
   });
   return router;

@@ -8,7 +8,7 @@ import { insertJobSql } from '../job-row.js';
 export const JOB_COLUMNS = `
   seq, id, kind, status, payload, priority, run_at, attempts, max_attempts, timeout_ms, owner, lease_expires_at,
   cancel_requested::int AS cancel_requested, progress_done, progress_total, result, error, created_at, started_at,
-  finished_at, updated_at, idempotency_key, request_hash, ref, pinned::int AS pinned, dedupe_key, dedupe_policy, callback_url`;
+  finished_at, updated_at, idempotency_key, request_hash, ref, pinned::int AS pinned, dedupe_key, dedupe_policy, callback_url, group_key`;
 
 /** Every write that ends or extends an attempt matches this: it changes nothing once the row moved on. */
 const FENCE = `id = @id AND owner = @owner AND attempts = @attempt::int AND status = 'running'`;
@@ -25,12 +25,20 @@ const SQL = {
   // waited for, so N nodes claim disjoint batches at once. Each kind is read from its own range of
   // jobs_claim_by_kind (a lateral scan per kind, in claim order): a backlog of another kind costs nothing, and
   // `kind = ANY(…)` would sort every due row of those kinds. A kind may lock a few more rows than the batch takes;
-  // they are only skipped by others until this commit. RETURNING has no order: the store sorts.
+  // they are only skipped by others until this commit. RETURNING has no order: the store sorts. Kinds with keyed
+  // pending jobs (one seek each in jobs_claim_by_group) are left to the round-robin claim of flow-claim.ts and
+  // answered as rows of their own, `grouped_kind` set and every job column null: one round trip either way.
   claim: `
+    WITH grouped AS MATERIALIZED (
+      SELECT u.kind FROM unnest(@kinds::text[]) AS u(kind)
+      WHERE EXISTS (SELECT 1 FROM jobs WHERE kind = u.kind AND status = 'pending' AND group_key IS NOT NULL)
+    ), claimed AS (
     UPDATE jobs SET status = 'running', owner = @owner, lease_expires_at = @lease, attempts = attempts + 1,
            started_at = @now, updated_at = @now, progress_done = NULL, progress_total = NULL
     WHERE seq IN (
-      SELECT head.seq FROM unnest(@kinds::text[]) AS k(kind)
+      SELECT head.seq FROM (
+        SELECT u.kind FROM unnest(@kinds::text[]) AS u(kind) WHERE u.kind NOT IN (SELECT kind FROM grouped)
+      ) AS k
       CROSS JOIN LATERAL (
         SELECT seq, priority, run_at FROM jobs
         WHERE kind = k.kind AND status = 'pending' AND run_at <= @now AND id <> ALL(@exclude::text[])
@@ -40,6 +48,16 @@ const SQL = {
       ) AS head
       ORDER BY head.priority DESC, head.run_at, head.seq
       LIMIT @limit)
+    RETURNING ${JOB_COLUMNS}
+    )
+    SELECT claimed.*, NULL::text AS grouped_kind FROM claimed
+    UNION ALL
+    SELECT ${JOB_COLUMNS.split(',').map(() => 'NULL').join(', ')}, grouped.kind FROM grouped`,
+  // The rows a flow-controlled claim chose (flow-claim.ts), locked by it already.
+  claimIds: `
+    UPDATE jobs SET status = 'running', owner = @owner, lease_expires_at = @lease, attempts = attempts + 1,
+           started_at = @now, updated_at = @now, progress_done = NULL, progress_total = NULL
+    WHERE id = ANY(@ids::text[]) AND status = 'pending'
     RETURNING ${JOB_COLUMNS}`,
   // Only the attempts the owner really runs: a row it holds but no longer runs must be left to expire.
   renew: `

@@ -14,6 +14,11 @@ import { CONSOLE_SQL, listJobsStatement } from './console-sql.js';
 import { PostgresCommits, type PostgresWrite } from './group-commit.js';
 import { JOB_SQL } from './job-sql.js';
 import { PostgresScheduleStore } from './postgres-schedule-store.js';
+import { FLOW_SQL, logFlowStarts, readFlow } from './flow-sql.js';
+import { needsFlowClaim, planFlowClaim, runPlan, type KindState } from '../flow-claim.js';
+
+/** How long after keyed jobs were last seen claims keep going through the round-robin claim, ms. */
+const GROUPED_RECENTLY_MS = 5_000;
 
 /** The engine's tables in PostgreSQL and their migrations, a set of their own. */
 export const POSTGRES_JOBS_MIGRATIONS = {
@@ -73,6 +78,9 @@ export class PostgresJobStore implements JobStore {
   readonly #listeners = new Set<() => void>();
   #listening: Promise<{ unlisten(): Promise<void> }> | undefined;
   readonly schedules: PostgresScheduleStore;
+  /** Per kind, the group key served last (see planFlowClaim): each node rotates on its own. */
+  readonly #groupCursors = new Map<string, string | null>();
+  #groupedSeenAt = -Infinity;
 
   constructor(sql: Sql, { durability = 'normal' }: { durability?: Durability } = {}) {
     this.#sql = sql;
@@ -109,13 +117,55 @@ export class PostgresJobStore implements JobStore {
     return results;
   }
 
+  /**
+   * One statement (the plain claim) unless flow control applies: limits configured for these kinds or keys, or
+   * keyed jobs seen lately. The plain claim leaves out, and names, the kinds with keyed jobs; the round-robin claim
+   * then serves them with what is left of the batch.
+   */
   async claim(request: ClaimRequest): Promise<Job[]> {
     if (request.limit <= 0 || request.kinds.length === 0) return [];
-    const rows = await this.#write((sql) => runSql<JobRow>(sql, JOB_SQL.claim, {
+    const recently = request.now - this.#groupedSeenAt < GROUPED_RECENTLY_MS;
+    if (needsFlowClaim(request, () => recently)) return this.#claimWithFlow(request);
+    const answer = await this.#write((sql) => runSql<JobRow & { grouped_kind: string | null }>(sql, JOB_SQL.claim, {
       kinds: [...new Set(request.kinds)], exclude: [...(request.exclude ?? [])], limit: request.limit, now: request.now,
       owner: request.owner, lease: request.now + request.leaseMs,
     }));
-    return rows.sort(inClaimOrder).map(toJob);
+    const grouped = answer.flatMap((row) => (row.grouped_kind === null ? [] : [row.grouped_kind]));
+    const rows = answer.filter((row) => row.grouped_kind === null).sort(inClaimOrder).map(toJob);
+    if (grouped.length === 0) return rows;
+    this.#groupedSeenAt = request.now;
+    if (rows.length === request.limit) return rows;
+    const exclude = [...(request.exclude ?? []), ...rows.map((job) => job.id)];
+    return [...rows, ...(await this.#claimWithFlow({ ...request, kinds: grouped, limit: request.limit - rows.length, exclude }))];
+  }
+
+  async #claimWithFlow(request: ClaimRequest): Promise<Job[]> {
+    const flow = request.flow ?? { limits: {} };
+    const held = flow.held;
+    // A plan run again (the grouped commit retried alone) must not report its holds twice: they are kept until it commits.
+    let holds: Array<Parameters<NonNullable<typeof held>>> = [];
+    const rows = await this.#write(async (sql) => {
+      holds = [];
+      const plan = await runPlan(
+        planFlowClaim({ ...request, flow: { limits: flow.limits, held: (...hold) => void holds.push(hold) } }, this.#groupCursors),
+        async (read) => {
+          const answer = await readFlow(sql, read);
+          if (read.op === 'kindStates' && (answer as KindState[]).some((state) => state.grouped)) this.#groupedSeenAt = request.now;
+          return answer;
+        },
+      );
+      if (plan.ids.length === 0) return [];
+      const claimed = await runSql<JobRow>(sql, JOB_SQL.claimIds, { ids: plan.ids, owner: request.owner, lease: request.now + request.leaseMs, now: request.now });
+      await logFlowStarts(sql, plan.starts, request.now);
+      const order = new Map(plan.ids.map((id, i) => [id, i]));
+      return claimed.sort((a, b) => order.get(a.id)! - order.get(b.id)!);
+    }, { atomic: true });
+    for (const hold of holds) held?.(...hold);
+    return rows.map(toJob);
+  }
+
+  async countRunningByGroup(limit: number) {
+    return this.#rows<{ groupKey: string; count: number }>(FLOW_SQL.runningByGroup, { limit });
   }
 
   async renewLeases(owner: string, fences: readonly Omit<Fence, 'owner'>[], leaseExpiresAt: number, now: number) {

@@ -15,6 +15,8 @@ import { endDeliveryParams, toDelivery, type DeliveryRow } from '../delivery-row
 import { prepareDeliveryStatements } from './delivery-sql.js';
 import { prepareJobStatements } from './job-rows.js';
 import { SqliteScheduleStore } from './sqlite-schedule-store.js';
+import { SqliteFlowSql } from './flow-sql.js';
+import { needsFlowClaim, planFlowClaim, runPlanSync } from '../flow-claim.js';
 
 /** The engine's tables (jobs, owners, job_counts) and their migrations, as a set of its own. */
 export const JOBS_MIGRATIONS = {
@@ -44,6 +46,9 @@ export class SqliteJobStore implements JobStore {
   /** One prepared statement per combination of list filters (at most 2^7), made on first use. */
   readonly #listStatements = new Map<string, Statement>();
   readonly schedules: SqliteScheduleStore;
+  readonly #flow: SqliteFlowSql;
+  /** Per kind, the group key served last (see planFlowClaim): each process rotates on its own. */
+  readonly #groupCursors = new Map<string, string | null>();
 
   constructor(db: Database) {
     this.#db = db;
@@ -55,6 +60,7 @@ export class SqliteJobStore implements JobStore {
       insert: (jobs) => this.#insertMany(jobs),
       countActive: (ref) => (this.#sql.countActiveByRef.get(ref) as { n: number }).n,
     });
+    this.#flow = new SqliteFlowSql(db, this.#sql.nextRunAtOfKind);
   }
 
   #write<T>(run: () => T): Promise<T> {
@@ -94,11 +100,17 @@ export class SqliteJobStore implements JobStore {
    * processes can never claim the same row. (One `UPDATE … WHERE id IN (SELECT …)` measured 5× slower.) Each kind
    * is read from its own range of jobs_claim_by_kind and the heads merged here: however long another kind's
    * backlog, a claim reads at most `limit` rows per kind asked for (plus, within a kind, not-yet-due rows of a
-   * higher priority than its due ones).
+   * higher priority than its due ones). Kinds with flow limits or with keyed jobs go through planFlowClaim, in
+   * the same transaction: its counts are those of every process.
    */
   async claim(request: ClaimRequest): Promise<Job[]> {
     if (request.limit <= 0 || request.kinds.length === 0) return [];
     return this.#write(() => {
+      if (needsFlowClaim(request, () => request.kinds.some((kind) => this.#flow.isGrouped(kind)))) {
+        const plan = runPlanSync(planFlowClaim({ ...request, flow: request.flow ?? { limits: {} } }, this.#groupCursors), (read) => this.#flow.read(read));
+        this.#flow.logStarts(plan.starts, request.now);
+        return this.#claimIds(plan.ids, request);
+      }
       const exclude = new Set(request.exclude ?? []);
       const limit = request.limit + exclude.size;
       const candidates = [...new Set(request.kinds)].flatMap((kind) => {
@@ -112,9 +124,17 @@ export class SqliteJobStore implements JobStore {
         .sort(inClaimOrder)
         .slice(0, request.limit)
         .map((row) => row.id);
-      const lease = request.now + request.leaseMs;
-      return ids.map((id) => toJob(this.#sql.claim.get({ id, owner: request.owner, lease, now: request.now }) as JobRow));
+      return this.#claimIds(ids, request);
     });
+  }
+
+  #claimIds(ids: readonly string[], request: ClaimRequest): Job[] {
+    const lease = request.now + request.leaseMs;
+    return ids.map((id) => toJob(this.#sql.claim.get({ id, owner: request.owner, lease, now: request.now }) as JobRow));
+  }
+
+  async countRunningByGroup(limit: number) {
+    return this.#flow.runningByGroup(limit);
   }
 
   async renewLeases(owner: string, fences: readonly Omit<Fence, 'owner'>[], leaseExpiresAt: number, now: number) {

@@ -39,6 +39,7 @@ export const JOB_SQL = Object.freeze({
   progress: `
     UPDATE jobs SET progress_done = @done, progress_total = @total, updated_at = @now
     WHERE ${FENCE} RETURNING *`,
+  markStarted: `UPDATE jobs SET started_at = @now, updated_at = @now WHERE ${FENCE} RETURNING *`,
   complete: `
     UPDATE jobs SET status = 'succeeded', result = @result, error = NULL, owner = NULL, lease_expires_at = NULL,
            progress_done = coalesce(@done, progress_done),

@@ -68,7 +68,7 @@ export class Dispatcher {
   readonly #running = new Map<string, Attempt>();
   /** Claimed, not started yet: oldest claim first. */
   #backlog: Attempt[] = [];
-  /** Each kind's average attempt duration here, ms (exponentially weighted): which kinds are claimed ahead, how far. */
+  /** Each kind's average attempt duration here, ms (each new attempt weighs half): which kinds are claimed ahead, how far. */
   readonly #averageMs = new Map<string, number>();
   #claiming = false;
   #claimAgain = false;
@@ -254,7 +254,7 @@ export class Dispatcher {
 
   #noteDuration(kind: string, durationMs: number): void {
     const before = this.#averageMs.get(kind);
-    this.#averageMs.set(kind, before === undefined ? durationMs : before * 0.8 + durationMs * 0.2);
+    this.#averageMs.set(kind, before === undefined ? durationMs : (before + durationMs) / 2);
   }
 
   /** The kinds to claim ahead and how many attempts this process may then hold in all (running and waiting). */

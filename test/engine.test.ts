@@ -185,6 +185,23 @@ describe('enqueue', () => {
     }
   });
 
+  test('a burst of enqueues in one tick, and the bursts after its commit, never pass maxPending', async () => {
+    // Not started: nothing claims, every accepted job stays pending.
+    const engine = newEngine(makeTempDir(), { maxPending: 5 });
+    try {
+      const burst = async (n: number) => (await Promise.allSettled(Array.from({ length: n }, () => engine.enqueue({ kind: 'noop', payload: {} }))));
+      const first = await burst(3);
+      assert.deepEqual(first.map((r) => r.status), ['fulfilled', 'fulfilled', 'fulfilled']);
+      const second = await burst(20);
+      assert.equal(second.filter((r) => r.status === 'fulfilled').length, 2, 'room for two more, however many ask at once');
+      for (const refused of second.filter((r) => r.status === 'rejected')) assert.equal((refused.reason as { code: string }).code, 'queue_full');
+      assert.equal(await engine.countPending(), 5);
+      await assert.rejects(engine.enqueue({ kind: 'noop', payload: {} }), { code: 'queue_full' });
+    } finally {
+      await engine.close({ graceMs: 0 });
+    }
+  });
+
   test('--durability full sets synchronous=FULL', () => {
     const db = openDatabase(join(makeTempDir(), 'x.db'), { durability: 'full' });
     assert.equal(db.pragma('synchronous', { simple: true }), 2);

@@ -41,6 +41,11 @@ export class Engine extends EventEmitter<EngineEvents> {
   #closed: Promise<void> | undefined;
   /** Inserts queued in the store but not committed yet: counted against maxPending too. */
   #uncommittedInserts = 0;
+  /**
+   * The pending count of the store, read once for every enqueue until one of this engine's inserts commits (the
+   * read would then miss it while #uncommittedInserts no longer counts it): one read per commit, not per request.
+   */
+  #pendingRead: Promise<number> | undefined;
 
   constructor(options: EngineOptions) {
     super();
@@ -144,8 +149,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       throw new EngineError('unknown_kind', `No worker module is registered for job kind "${request.kind}".`);
     }
     const job = newJob(request, this.#options, engineNow());
-    await this.#assertQueueHasRoom();
-    this.#uncommittedInserts++;
+    await this.#reserveQueueRoom();
     let result: EnqueueResult;
     try {
       // The store's group commit puts inserts that arrive together into one transaction; waking the dispatcher
@@ -155,6 +159,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       [result] = (await inserted) as [EnqueueResult];
     } finally {
       this.#uncommittedInserts--;
+      this.#pendingRead = undefined;
     }
     if (result.created) {
       this.emit('change', result.job);
@@ -317,12 +322,23 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.emit('closed');
   }
 
-  /** Pending rows of every process (job_counts) plus this process's inserts not yet committed. */
-  async #assertQueueHasRoom(): Promise<void> {
-    const pending = await this.#store.countPending();
+  /**
+   * Counts one more uncommitted insert, unless the pending rows of every process (job_counts) plus this process's
+   * inserts not yet committed reach maxPending. Checked and counted in one step: enqueues of one burst see each other.
+   */
+  async #reserveQueueRoom(): Promise<void> {
+    const read = (this.#pendingRead ??= this.#store.countPending());
+    let pending: number;
+    try {
+      pending = await read;
+    } catch (err) {
+      if (this.#pendingRead === read) this.#pendingRead = undefined;
+      throw err;
+    }
     if (pending + this.#uncommittedInserts >= this.#options.maxPending) {
       throw new EngineError('queue_full', `The queue already holds ${this.#options.maxPending} pending jobs; try again later.`);
     }
+    this.#uncommittedInserts++;
   }
 }
 

@@ -42,8 +42,9 @@ export class Engine extends EventEmitter<EngineEvents> {
   /** Inserts queued in the store but not committed yet: counted against maxPending too. */
   #uncommittedInserts = 0;
   /**
-   * The pending count of the store, read once for every enqueue until one of this engine's inserts commits (the
-   * read would then miss it while #uncommittedInserts no longer counts it): one read per commit, not per request.
+   * The pending count of the store, shared by the enqueues of one turn of the event loop (the requests of one poll
+   * phase) — and never past the commit of one of this engine's inserts, which the read would miss while
+   * #uncommittedInserts no longer counts it: one read per burst, not one per request.
    */
   #pendingRead: Promise<number> | undefined;
 
@@ -327,14 +328,13 @@ export class Engine extends EventEmitter<EngineEvents> {
    * inserts not yet committed reach maxPending. Checked and counted in one step: enqueues of one burst see each other.
    */
   async #reserveQueueRoom(): Promise<void> {
-    const read = (this.#pendingRead ??= this.#store.countPending());
-    let pending: number;
-    try {
-      pending = await read;
-    } catch (err) {
-      if (this.#pendingRead === read) this.#pendingRead = undefined;
-      throw err;
+    let read = this.#pendingRead;
+    if (!read) {
+      const fresh = (read = this.#pendingRead = this.#store.countPending());
+      setImmediate(() => this.#pendingRead === fresh && (this.#pendingRead = undefined));
+      fresh.catch(() => this.#pendingRead === fresh && (this.#pendingRead = undefined));
     }
+    const pending = await read;
     if (pending + this.#uncommittedInserts >= this.#options.maxPending) {
       throw new EngineError('queue_full', `The queue already holds ${this.#options.maxPending} pending jobs; try again later.`);
     }

@@ -8,6 +8,7 @@ import { migrate } from '../src/db/migrate.js';
 import { openDatabase } from '../src/db/open-database.js';
 import { JOBS_MIGRATIONS, openSqliteJobStore, SqliteJobStore } from '../src/engine/sqlite/sqlite-job-store.js';
 import { computeBackoffMs } from '../src/engine/backoff.js';
+import { newJobId } from '../src/engine/job-id.js';
 import { createEngine, type Engine } from '../src/engine/engine.js';
 import { LeaseKeeper, isOwnerGone } from '../src/engine/leases.js';
 import { fixturePath, makeTempDir, spawnServer, startTestServer, waitFor } from './helpers.js';
@@ -238,6 +239,15 @@ describe('options and helpers', () => {
     engine.register('outside', fixturePath('noop'));
     assert.deepEqual(engine.publicKinds, ['outside']);
     void store.close();
+  });
+
+  test('job ids are UUIDs of version 7: unique, and in creation order across milliseconds', async () => {
+    const first = Array.from({ length: 5000 }, () => newJobId());
+    await new Promise((resolve) => setTimeout(resolve, 2));
+    const later = newJobId();
+    for (const id of [...first, later]) assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    assert.equal(new Set(first).size, first.length);
+    assert.ok(first.every((id) => id < later), 'an id made a millisecond later sorts after every earlier one');
   });
 
   test('backoff doubles per attempt within its cap, with jitter in the upper half', () => {

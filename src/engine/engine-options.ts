@@ -1,8 +1,8 @@
 // What an engine can be told, its defaults (the one place they are defined), and their validation.
-import { randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import { EngineError } from './engine-error.js';
+import { newJobId } from './job-id.js';
 import type { EnqueueRequest } from './engine-types.js';
 import { TIMER_LIMIT_MS, type NewJob } from './job.js';
 import type { JobStore } from './job-store.js';
@@ -120,7 +120,7 @@ export function timeoutOf(timeoutMs: number | null | undefined, { maxTimeoutMs, 
 /** The row a request becomes: the engine's defaults filled in, its timeout checked against the ceiling. */
 export function newJob(request: EnqueueRequest, options: ResolvedEngineOptions, now: number): NewJob {
   return {
-    id: randomUUID(),
+    id: newJobId(),
     kind: request.kind,
     payload: request.payload ?? {},
     priority: request.priority ?? 0,

@@ -196,8 +196,12 @@ export class Dispatcher {
         let claimed: Job[];
         try {
           // Jobs with an attempt still winding down here are not claimed again until it has.
-          claimed = (await Promise.all(claims)).flat();
+          // One claim may fail where the other committed: what the other claimed is tracked all the same.
+          const settled = await Promise.allSettled(claims);
+          claimed = settled.flatMap((result) => (result.status === 'fulfilled' ? result.value : []));
           for (const job of claimed) this.#track(job);
+          const failed = settled.find((result) => result.status === 'rejected');
+          if (failed) throw failed.reason;
           if (this.#stopped) {
             for (const attempt of [...this.#backlog]) this.#abortAttempt(attempt, 'shutdown', 0);
             break;

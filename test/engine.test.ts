@@ -8,6 +8,7 @@ import { migrate } from '../src/db/migrate.js';
 import { openDatabase } from '../src/db/open-database.js';
 import { JOBS_MIGRATIONS, openSqliteJobStore, SqliteJobStore } from '../src/engine/sqlite/sqlite-job-store.js';
 import { computeBackoffMs } from '../src/engine/backoff.js';
+import { newJobId } from '../src/engine/job-id.js';
 import { createEngine, type Engine } from '../src/engine/engine.js';
 import { LeaseKeeper, isOwnerGone } from '../src/engine/leases.js';
 import { fixturePath, makeTempDir, spawnServer, startTestServer, waitFor } from './helpers.js';
@@ -185,6 +186,23 @@ describe('enqueue', () => {
     }
   });
 
+  test('a burst of enqueues in one tick, and the bursts after its commit, never pass maxPending', async () => {
+    // Not started: nothing claims, every accepted job stays pending.
+    const engine = newEngine(makeTempDir(), { maxPending: 5 });
+    try {
+      const burst = async (n: number) => (await Promise.allSettled(Array.from({ length: n }, () => engine.enqueue({ kind: 'noop', payload: {} }))));
+      const first = await burst(3);
+      assert.deepEqual(first.map((r) => r.status), ['fulfilled', 'fulfilled', 'fulfilled']);
+      const second = await burst(20);
+      assert.equal(second.filter((r) => r.status === 'fulfilled').length, 2, 'room for two more, however many ask at once');
+      for (const refused of second.filter((r) => r.status === 'rejected')) assert.equal((refused.reason as { code: string }).code, 'queue_full');
+      assert.equal(await engine.countPending(), 5);
+      await assert.rejects(engine.enqueue({ kind: 'noop', payload: {} }), { code: 'queue_full' });
+    } finally {
+      await engine.close({ graceMs: 0 });
+    }
+  });
+
   test('--durability full sets synchronous=FULL', () => {
     const db = openDatabase(join(makeTempDir(), 'x.db'), { durability: 'full' });
     assert.equal(db.pragma('synchronous', { simple: true }), 2);
@@ -221,6 +239,15 @@ describe('options and helpers', () => {
     engine.register('outside', fixturePath('noop'));
     assert.deepEqual(engine.publicKinds, ['outside']);
     void store.close();
+  });
+
+  test('job ids are UUIDs of version 7: unique, and in creation order across milliseconds', async () => {
+    const first = Array.from({ length: 5000 }, () => newJobId());
+    await new Promise((resolve) => setTimeout(resolve, 2));
+    const later = newJobId();
+    for (const id of [...first, later]) assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    assert.equal(new Set(first).size, first.length);
+    assert.ok(first.every((id) => id < later), 'an id made a millisecond later sorts after every earlier one');
   });
 
   test('backoff doubles per attempt within its cap, with jitter in the upper half', () => {

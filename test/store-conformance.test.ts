@@ -57,6 +57,27 @@ describe('SQLite job store', () => {
     }
   });
 
+  test('migration 0013 keeps the attempt history: its rows, their order, and the attempts recorded after it', async () => {
+    const dataDir = makeTempDir();
+    const before = openDatabase(jobsDatabasePath(dataDir));
+    migrate(before, JOBS_MIGRATIONS, readMigrations(JOBS_MIGRATIONS.dir).filter((m) => m.version < 13));
+    before.prepare(`INSERT INTO jobs (id, kind, status, payload, run_at, attempts, created_at, updated_at)
+                    VALUES ('job-1', 'k', 'pending', '{}', ?, 2, ?, ?)`).run(T0, T0, T0);
+    const record = before.prepare(`INSERT INTO job_attempts (job_id, attempt, owner, started_at, ended_at, outcome, error)
+                                   VALUES ('job-1', ?, 'w0', ?, ?, 'retried', '{"code":"lost","message":"m"}')`);
+    for (const attempt of [1, 2]) record.run(attempt, T0 + attempt, T0 + attempt);
+    before.close();
+    const store = openSqliteJobStore(dataDir);
+    try {
+      assert.deepEqual((await store.attempts('job-1')).map((a) => [a.attempt, a.outcome, a.error?.code]), [[1, 'retried', 'lost'], [2, 'retried', 'lost']]);
+      const [claimed] = await store.claim({ owner: 'w1', kinds: ['k'], limit: 1, now: T0 + 10, leaseMs: 1000 });
+      await store.complete({ id: 'job-1', owner: 'w1', attempt: claimed!.attempts }, null, T0 + 11);
+      assert.deepEqual((await store.attempts('job-1')).map((a) => [a.attempt, a.outcome, a.owner]), [[1, 'retried', 'w0'], [2, 'retried', 'w0'], [3, 'succeeded', 'w1']]);
+    } finally {
+      await store.close();
+    }
+  });
+
   test('a file of the old scheme (user_version 4, no schema_versions) gets the later migrations only, rows kept', async () => {
     const dataDir = makeTempDir();
     // The file as a version before the split left it: migrations 1-4, counted in user_version alone.

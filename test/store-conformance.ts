@@ -35,6 +35,7 @@ const FENCED_WRITES: Array<[string, (store: JobStore, fence: Fence, now: number)
   ['endAttempt cancelled', (store, fence, now) => store.endAttempt(fence, { status: 'cancelled', error: failure('cancelled') }, now)],
   ['endAttempt pending', (store, fence, now) => store.endAttempt(fence, { status: 'pending', error: failure('worker_exit'), runAt: now + 1 }, now)],
   ['saveProgress', (store, fence, now) => store.saveProgress(fence, 1, 2, now)],
+  ['markStarted', (store, fence, now) => store.markStarted(fence, now)],
   ['release', (store, fence, now) => store.release(fence, now)],
   ['endOrphan with ownerGone', (store, fence, now) => store.endOrphan(fence, { status: 'failed', error: failure('lost') }, now, true)],
 ];
@@ -271,6 +272,13 @@ export function describeJobStoreConformance(name: string, openStore: () => Promi
         assert.deepEqual(saved, { ...job, progressDone: 5, progressTotal: 20, updatedAt: T0 + 10 });
         const unknownTotal = await store.saveProgress(fenceOf(job), 6, null, T0 + 20);
         assert.deepEqual([unknownTotal?.status, unknownTotal?.progressDone, unknownTotal?.progressTotal], ['running', 6, null]);
+      });
+
+      test('markStarted moves startedAt (and updatedAt) of the running attempt, nothing else', async () => {
+        const job = await startJob();
+        const started = await store.markStarted(fenceOf(job), T0 + 30);
+        assert.deepEqual(started, { ...job, startedAt: T0 + 30, updatedAt: T0 + 30 });
+        assert.deepEqual(await store.get(job.id), started);
       });
 
       test('release gives the attempt back: pending, attempts − 1, no owner or lease, claimable at once', async () => {

@@ -1,8 +1,8 @@
 // What an engine can be told, its defaults (the one place they are defined), and their validation.
-import { randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import { EngineError } from './engine-error.js';
+import { newJobId } from './job-id.js';
 import type { EnqueueRequest } from './engine-types.js';
 import { isValidGroupKey, validateFlowLimits, type FlowLimits } from './flow-control.js';
 import { DEDUPE_POLICIES, TIMER_LIMIT_MS, type NewJob } from './job.js';
@@ -149,7 +149,7 @@ export function newJob(request: EnqueueRequest, options: ResolvedEngineOptions, 
     throw new EngineError('invalid_option', `A job's dedupePolicy must be one of ${DEDUPE_POLICIES.join(', ')}.`);
   }
   return {
-    id: randomUUID(),
+    id: newJobId(),
     kind: request.kind,
     payload: request.payload ?? {},
     priority: request.priority ?? 0,

@@ -47,6 +47,12 @@ export class Engine extends EventEmitter<EngineEvents> {
   #closed: Promise<void> | undefined;
   /** Inserts queued in the store but not committed yet: counted against maxPending too. */
   #uncommittedInserts = 0;
+  /**
+   * The pending count of the store, shared by the enqueues of one turn of the event loop (the requests of one poll
+   * phase) — and never past the commit of one of this engine's inserts, which the read would miss while
+   * #uncommittedInserts no longer counts it: one read per burst, not one per request.
+   */
+  #pendingRead: Promise<number> | undefined;
 
   constructor(options: EngineOptions) {
     super();
@@ -163,8 +169,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       throw new EngineError('unknown_kind', `No worker module is registered for job kind "${request.kind}".`);
     }
     const job = newJob(request, this.#options, engineNow());
-    await this.#assertQueueHasRoom();
-    this.#uncommittedInserts++;
+    await this.#reserveQueueRoom();
     let result: EnqueueResult;
     try {
       // The store's group commit puts inserts that arrive together into one transaction; waking the dispatcher
@@ -174,6 +179,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       [result] = (await inserted) as [EnqueueResult];
     } finally {
       this.#uncommittedInserts--;
+      this.#pendingRead = undefined;
     }
     if (result.created || result.replaced) {
       this.emit('change', result.job);
@@ -383,12 +389,22 @@ export class Engine extends EventEmitter<EngineEvents> {
     return scheduler;
   }
 
-  /** Pending rows of every process (job_counts) plus this process's inserts not yet committed. */
-  async #assertQueueHasRoom(): Promise<void> {
-    const pending = await this.#store.countPending();
+  /**
+   * Counts one more uncommitted insert, unless the pending rows of every process (job_counts) plus this process's
+   * inserts not yet committed reach maxPending. Checked and counted in one step: enqueues of one burst see each other.
+   */
+  async #reserveQueueRoom(): Promise<void> {
+    let read = this.#pendingRead;
+    if (!read) {
+      const fresh = (read = this.#pendingRead = this.#store.countPending());
+      setImmediate(() => this.#pendingRead === fresh && (this.#pendingRead = undefined));
+      fresh.catch(() => this.#pendingRead === fresh && (this.#pendingRead = undefined));
+    }
+    const pending = await read;
     if (pending + this.#uncommittedInserts >= this.#options.maxPending) {
       throw new EngineError('queue_full', `The queue already holds ${this.#options.maxPending} pending jobs; try again later.`);
     }
+    this.#uncommittedInserts++;
   }
 }
 

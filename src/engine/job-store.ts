@@ -157,6 +157,11 @@ export interface JobStore {
     now: number,
   ): Promise<Array<{ id: string; attempt: number; cancelRequested: boolean }>>;
   saveProgress(fence: Fence, done: number, total: number | null, now: number): Promise<Job | undefined>;
+  /**
+   * Sets the attempt's `startedAt` to `now`: a job claimed ahead (see Dispatcher) starts on a thread later than its
+   * claim, which wrote the claim time there.
+   */
+  markStarted(fence: Fence, now: number): Promise<Job | undefined>;
   complete(fence: Fence, result: unknown, now: number, progress?: { done: number; total: number | null } | null): Promise<Job | undefined>;
   endAttempt(fence: Fence, end: AttemptEnd, now: number): Promise<Job | undefined>;
   /**

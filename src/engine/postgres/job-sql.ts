@@ -69,6 +69,7 @@ const SQL = {
   progress: `
     UPDATE jobs SET progress_done = @done, progress_total = @total, updated_at = @now
     WHERE ${FENCE} RETURNING ${JOB_COLUMNS}`,
+  markStarted: `UPDATE jobs SET started_at = @now, updated_at = @now WHERE ${FENCE} RETURNING ${JOB_COLUMNS}`,
   complete: `
     UPDATE jobs SET status = 'succeeded', result = @result, error = NULL, owner = NULL, lease_expires_at = NULL,
            progress_done = coalesce(@done::bigint, progress_done),

@@ -183,6 +183,10 @@ export class PostgresJobStore implements JobStore {
     return this.#one(JOB_SQL.progress, { ...fence, done, total, now });
   }
 
+  async markStarted(fence: Fence, now: number) {
+    return this.#one(JOB_SQL.markStarted, { ...fence, now });
+  }
+
   async complete(fence: Fence, result: unknown, now: number, progress?: { done: number; total: number | null } | null) {
     return this.#one(JOB_SQL.complete, { ...fence, result: JSON.stringify(result ?? null), now, done: progress?.done, total: progress?.total });
   }

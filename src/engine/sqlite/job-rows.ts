@@ -44,6 +44,7 @@ export const JOB_SQL = Object.freeze({
   progress: `
     UPDATE jobs SET progress_done = @done, progress_total = @total, updated_at = @now
     WHERE ${FENCE} RETURNING *`,
+  markStarted: `UPDATE jobs SET started_at = @now, updated_at = @now WHERE ${FENCE} RETURNING *`,
   complete: `
     UPDATE jobs SET status = 'succeeded', result = @result, error = NULL, owner = NULL, lease_expires_at = NULL,
            progress_done = coalesce(@done, progress_done),
@@ -90,11 +91,11 @@ export const JOB_SQL = Object.freeze({
     SELECT attempt, owner, started_at AS startedAt, ended_at AS endedAt, outcome, error
     FROM job_attempts WHERE job_id = ? ORDER BY seq`,
   // Lists are built per combination of filters: console-queries.ts.
-  // Oldest first, a batch at a time; the terms repeat those of jobs_expirable, the partial index it reads (left to
-  // itself, the planner reads jobs_by_status and sorts every finished row).
+  // Oldest first, a batch at a time, along jobs_by_finished (migration 0013), skipping pinned rows (left to itself,
+  // the planner reads jobs_by_status and sorts every finished row).
   deleteFinished: `
     DELETE FROM jobs WHERE seq IN (
-      SELECT seq FROM jobs INDEXED BY jobs_expirable
+      SELECT seq FROM jobs INDEXED BY jobs_by_finished
       WHERE status IN ('succeeded', 'failed', 'cancelled') AND pinned = 0 AND finished_at < @before
       ORDER BY finished_at LIMIT @limit)`,
   // job_counts is kept by triggers (migration 0003): a few rows, however long the queue.

@@ -154,6 +154,10 @@ export class SqliteJobStore implements JobStore {
     return this.#one(this.#sql.progress, { ...fence, done, total, now });
   }
 
+  async markStarted(fence: Fence, now: number) {
+    return this.#one(this.#sql.markStarted, { ...fence, now });
+  }
+
   async complete(fence: Fence, result: unknown, now: number, progress?: { done: number; total: number | null } | null) {
     return this.#one(this.#sql.complete, {
       ...fence, result: JSON.stringify(result ?? null), now, done: progress?.done ?? null, total: progress?.total ?? null,

@@ -61,6 +61,7 @@ export default async function runTask(request: TaskRequest): Promise<TaskReply> 
     jobId: request.jobId,
     attempt: request.attempt,
     dataDir: request.dataDir,
+    threads: request.threads ?? 1,
     progress(done, total) {
       latest = { done, total: total ?? null };
       const now = Date.now();

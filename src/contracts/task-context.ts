@@ -9,6 +9,11 @@ export interface JobContext {
   jobId: string;
   attempt: number;
   dataDir: string;
+  /**
+   * Threads this attempt may keep busy, its own included: 1 unless its kind was registered with `maxThreads` and
+   * the pool had idle threads when it started, which stay counted busy (and lent to it) until it ends.
+   */
+  threads?: number;
 }
 
 export type JobHandler = (payload: any, ctx: JobContext) => unknown | Promise<unknown>;

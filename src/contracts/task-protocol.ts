@@ -6,6 +6,8 @@ export interface TaskRequest {
   jobId: string;
   attempt: number;
   dataDir: string;
+  /** See JobContext.threads. */
+  threads?: number;
   /**
    * Name of the pool's BroadcastChannel: progress goes to the main thread and abort requests to the workers on
    * it. One channel per pool, not a MessageChannel per task: creating and transferring a port for every task

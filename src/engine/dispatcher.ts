@@ -134,6 +134,7 @@ export class Dispatcher {
 
   async #claimRounds(): Promise<void> {
     const { store, pool, owner, leaseMs, kinds } = this.#options;
+    const threadsOf = (job: Job): number => kinds.get(job.kind)?.maxThreads ?? 1;
     this.#claiming = true;
     try {
       do {
@@ -151,7 +152,9 @@ export class Dispatcher {
             await this.#releaseUnstarted(jobs);
             break;
           }
-          for (const job of jobs) this.#start(job);
+          // Kinds that use several threads start last, lent only threads no other job of this batch needs.
+          const ordered = jobs.length > 1 ? [...jobs].sort((a, b) => threadsOf(a) - threadsOf(b)) : jobs;
+          ordered.forEach((job, index) => this.#start(job, ordered.length - 1 - index));
         } finally {
           this.#claimsInFlight--;
         }
@@ -187,7 +190,7 @@ export class Dispatcher {
     this.#pollTimer.unref();
   }
 
-  #start(job: Job): void {
+  #start(job: Job, keepIdle: number): void {
     const { pool, owner, dataDir, kinds, logger } = this.#options;
     const fence: Fence = { id: job.id, owner, attempt: job.attempts };
     const log = logger.child({ job_id: job.id, kind: job.kind, attempt: job.attempts });
@@ -199,6 +202,8 @@ export class Dispatcher {
       jobId: job.id,
       attempt: job.attempts,
       dataDir,
+      maxThreads: kind.maxThreads,
+      keepIdle,
       onProgress: ({ done, total }) => void this.#saveProgress(fence, done, total),
     });
     // Ref'd on purpose: the process must not exit while a job still waits for its timeout.

@@ -29,6 +29,10 @@ export interface TaskSpec {
   jobId: string;
   attempt: number;
   dataDir: string;
+  /** Threads the task may use, its own included (1 when absent); idle ones are lent up to this. */
+  maxThreads?: number;
+  /** Idle threads not to lend: jobs started right after this one need them. */
+  keepIdle?: number;
   onProgress(progress: TaskProgress): void;
 }
 
@@ -159,16 +163,20 @@ export class WorkerPool {
         if (!finished) guard.watch(key, { threadId, onOverLimit: (heapMb, externalMb) => ((usedMb = { heapMb, externalMb }), task.abort('oom', 0)) });
       });
     }
+    // Lent threads stay idle in Piscina: the task runs its own helpers on them; counting them busy keeps the
+    // dispatcher from claiming work for them meanwhile.
+    const lent = Math.max(0, Math.min((spec.maxThreads ?? 1) - 1, this.#options.threads - this.#busy - 1 - (spec.keepIdle ?? 0)));
     const request: TaskRequest = {
       moduleUrl: spec.moduleUrl,
       payload: spec.payload,
       jobId: spec.jobId,
       attempt: spec.attempt,
       dataDir: spec.dataDir,
+      threads: 1 + lent,
       channel: this.#channel.name,
       progressIntervalMs: this.#options.progressIntervalMs,
     };
-    this.#busy++;
+    this.#busy += 1 + lent;
     const outcome = this.#piscina
       .run(request, { signal: controller.signal })
       .then(
@@ -177,7 +185,7 @@ export class WorkerPool {
       )
       .finally(() => {
         finished = true;
-        this.#busy--;
+        this.#busy -= 1 + lent;
         clearTimeout(hardAbortTimer);
         this.#progressListeners.delete(key);
         this.#startListeners.delete(key);

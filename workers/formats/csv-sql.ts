@@ -4,9 +4,9 @@
 // exports from scaling over two threads (their young-generation collections compete for the same cores).
 //
 // Reals are the one type SQLite cannot always print as JavaScript does (the shortest text that reads back to the
-// same double). CAST(x AS TEXT) is taken when it has at most 15 significant digits, no exponent and |x| < 1e15:
-// any 15-digit text that reads back to x is the only one (DBL_DIG), so it is JavaScript's too, and both use plain
-// notation there. Every other real goes through a JavaScript function (formatReal), as before.
+// same double). CAST(x AS TEXT) is taken when it has at most 15 significant digits and 1e-4 ≤ |x| ≤ 1e15: any
+// 15-digit text that reads back to x is the only one (DBL_DIG), so it is JavaScript's too, and both use plain
+// notation there. Zero is '0.0'; every other real goes through a JavaScript function (formatReal), as before.
 import type { Database, Statement } from 'better-sqlite3';
 import type { ColumnType } from '../../src/contracts/import-contract.js';
 import { storageColumn, type DatasetReader } from '../datasets/dataset-file.js';
@@ -26,19 +26,20 @@ function fieldSql(column: string, type: ColumnType): string {
     case 'boolean':
       return `CASE WHEN ${column} IS NULL THEN '' WHEN ${column} = 1 THEN 'true' ELSE 'false' END`;
     case 'real': {
+      // Between 1e-4 and 1e15 SQLite writes no exponent; at most 16 characters with the point is at most 15 digits.
       const text = `CAST(${column} AS TEXT)`;
       return (
         `CASE WHEN ${column} IS NULL THEN '' ` +
-        `WHEN abs(${column}) < 1e15 AND length(${text}) <= 16 AND instr(${text}, 'e') = 0 THEN ${text} ` +
-        `ELSE ${REAL_FUNCTION}(${column}) END`
+        `WHEN abs(${column}) BETWEEN 1e-4 AND 1e15 AND length(${text}) <= 16 THEN ${text} ` +
+        `WHEN ${column} = 0 THEN '0.0' ELSE ${REAL_FUNCTION}(${column}) END`
       );
     }
     default:
       // text, date, timestamp, json: quoted when empty or holding `"`, `,`, CR or LF; inner quotes doubled.
       return (
-        `CASE WHEN ${column} IS NULL THEN '' WHEN ${column} = '' THEN '""' ` +
+        `CASE WHEN ${column} IS NULL THEN '' ` +
         `WHEN instr(${column}, '"') THEN '"' || replace(${column}, '"', '""') || '"' ` +
-        `WHEN instr(${column}, ',') OR instr(${column}, char(13)) OR instr(${column}, char(10)) THEN '"' || ${column} || '"' ` +
+        `WHEN instr(${column}, ',') OR instr(${column}, char(13)) OR instr(${column}, char(10)) OR ${column} = '' THEN '"' || ${column} || '"' ` +
         `ELSE ${column} END`
       );
   }
@@ -62,7 +63,8 @@ export interface CsvRangeRenderer {
 export function createCsvRenderer(reader: DatasetReader, columnIndexes: readonly number[]): CsvRangeRenderer {
   const db: Database = reader.connection;
   db.function(REAL_FUNCTION, { deterministic: true }, (value: unknown) => formatReal(value as number));
-  const line = columnIndexes.map((index) => fieldSql(storageColumn(index), reader.columns[index]!.type)).join(` || ',' || `);
+  // concat_ws: one call per row instead of a `||` per field; no field is NULL (null is '').
+  const line = `concat_ws(',', ${columnIndexes.map((index) => fieldSql(storageColumn(index), reader.columns[index]!.type)).join(', ')})`;
   // LIMIT keeps the subquery from being flattened into the aggregate: it runs as a co-routine that yields rows in
   // rowid order, which group_concat keeps (the byte-identity tests across thread counts pin this).
   const page: Statement = db

@@ -46,7 +46,7 @@ const SCENARIOS: Scenario[] = [
   },
   {
     name: 'formats',
-    figures: ['export_rows_per_s.ndjson', 'export_rows_per_s.json', 'export_rows_per_s.parquet'],
+    figures: ['export_rows_per_s.ndjson', 'export_rows_per_s.json', 'export_rows_per_s.parquet', 'export_ndjson_vs_sqlite3', 'export_json_vs_sqlite3', 'export_parquet_vs_duckdb'],
     datasets: ['warmup', 'formats'],
     run: benchFormats,
   },

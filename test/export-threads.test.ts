@@ -125,6 +125,16 @@ test('the engine lends an export its idle threads, counts them busy, and gets th
   assert.equal((await stat(path.join(server.dataDir, result.file))).size, result.bytes);
 });
 
+test('an export that needs one thread gives the lent ones back at once', async (t) => {
+  const { server, datasetId } = await startWithDataset(t, 3);
+  const { job } = await server.engine.enqueue({ kind: EXPORT_KIND, payload: { dataset_id: datasetId, format: 'csv', tuning: { min_rows_per_thread: 1e12 } } });
+  await waitFor(async () => ((await server.engine.get(job.id))?.progressDone ?? 0) > 0 || undefined, 30_000, 'progress');
+  const busy = server.engine.stats().busyThreads;
+  if ((await server.engine.get(job.id))!.status === 'running') assert.equal(busy, 1);
+  await server.waitForJob(job.id);
+  assert.equal(server.engine.stats().busyThreads, 0);
+});
+
 test('a parallel export cancelled mid-way ends cancelled, once, and leaves no file', async (t) => {
   const { server, datasetId } = await startWithDataset(t, 2);
   const { job } = await server.engine.enqueue({ kind: EXPORT_KIND, payload: { dataset_id: datasetId, format: 'csv', tuning: TUNING } });

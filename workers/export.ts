@@ -102,6 +102,7 @@ async function writeWithFormatWriter(
   out: Writable,
   ctx: JobContext,
 ): Promise<number> {
+  ctx.keepThreads?.(1);
   // Loaded here, not at the top: CSV exports and their helper threads never need XLSX or Parquet code.
   const { FORMAT_WRITERS } = await import('./formats/registry.js');
   const writer = FORMAT_WRITERS[request.format].createWriter(columns, out, {

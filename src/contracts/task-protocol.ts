@@ -48,4 +48,6 @@ export type ToWorkerMessage = { type: 'abort'; reason: string } & AttemptRef;
 export type FromWorkerMessage =
   | ({ type: 'progress' } & AttemptRef & TaskProgress)
   /** Sent as a task starts: which thread runs it, so that the main thread can watch that thread's heap. */
-  | ({ type: 'started'; threadId: number } & AttemptRef);
+  | ({ type: 'started'; threadId: number } & AttemptRef)
+  /** The task keeps only this many of the threads it was given (JobContext.keepThreads); the rest go back. */
+  | ({ type: 'threads'; threads: number } & AttemptRef);

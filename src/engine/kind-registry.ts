@@ -14,7 +14,8 @@ export interface RegisterOptions {
   taskErrorCodes?: readonly string[];
   /**
    * Threads one job may use, its own included (default 1). A job starting while threads are idle is lent up to
-   * maxThreads − 1 of them, counted busy until it ends; it learns how many from ctx.threads.
+   * maxThreads − 1 of them, counted busy until it ends or gives them back (ctx.keepThreads); it
+   * learns how many from ctx.threads.
    */
   maxThreads?: number;
 }

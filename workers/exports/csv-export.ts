@@ -49,10 +49,13 @@ export async function writeCsvExport(request: CsvExportRequest): Promise<number>
     ctx.progress(rows, total);
     if (ctx.signal.aborted) throw createAbortError(ctx.signal);
   };
+  if (!bounds) ctx.keepThreads?.(1);
   if (bounds) {
     const renderer = createCsvRenderer(reader, columnIndexes);
     const rangeRows = request.tuning?.range_rows ?? RANGE_ROWS;
     const threads = Math.max(1, Math.min(request.threads, Math.floor(total / (request.tuning?.min_rows_per_thread ?? MIN_ROWS_PER_THREAD))));
+    // Lent threads this export will not use go back to the engine at once, for other jobs.
+    ctx.keepThreads?.(threads);
     if (threads === 1) {
       await renderer.render(bounds.first - 1, bounds.last, written);
     } else {

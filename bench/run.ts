@@ -17,6 +17,7 @@ import { benchExportCsv } from './scenarios/export-csv.js';
 import { benchFormats } from './scenarios/formats.js';
 import { benchHttpEnqueue } from './scenarios/http-enqueue.js';
 import { benchIdleLatency } from './scenarios/idle-latency.js';
+import { benchImport } from './scenarios/import.js';
 import { benchNodes } from './scenarios/nodes.js';
 import { benchRecovery } from './scenarios/recovery.js';
 import { benchRss } from './scenarios/rss.js';
@@ -50,6 +51,7 @@ const SCENARIOS: Scenario[] = [
     datasets: ['warmup', 'formats'],
     run: benchFormats,
   },
+  { name: 'import', figures: ['import_csv_vs_sqlite3', 'import_rows_per_s.csv', 'import_rows_per_s.ndjson'], datasets: [], run: benchImport },
   { name: 'xlsx', figures: ['xlsx_vs_exceljs', 'export_rows_per_s.xlsx'], datasets: ['formats'], run: benchXlsx },
   { name: 'status', figures: ['status_p99_ms_during_exports'], datasets: ['export'], run: benchStatusLatency },
   { name: 'rss', figures: ['rss_4m_over_1m'], datasets: ['export', 'big'], run: benchRss },
@@ -65,6 +67,7 @@ const FULL: Sizes = {
   exportRows: 1_000_000,
   bigRows: 4_000_000,
   formatRows: 250_000,
+  importRows: 1_000_000,
   dispatchJobs: 20_000,
   httpSeconds: 5,
   idleSamples: 200,
@@ -76,6 +79,7 @@ const QUICK: Sizes = {
   exportRows: 2_000,
   bigRows: 8_000,
   formatRows: 1_000,
+  importRows: 3_000,
   dispatchJobs: 500,
   httpSeconds: 1,
   idleSamples: 20,

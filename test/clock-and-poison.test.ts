@@ -21,6 +21,26 @@ async function stop(server: ChildServer): Promise<void> {
 }
 
 describe('clock steps', () => {
+  test('schedules keep their pace through a wall-clock step an hour forward: no burst of catch-up runs, none missed', async () => {
+    const server = await spawnServerWithClockStep(makeTempDir(), 3_600_000, 3000);
+    try {
+      const made = await server.request('POST', '/schedules', { body: { interval_ms: 1000, catch_up: 'all', job: { kind: 'noop' } } });
+      assert.equal(made.status, 201, made.text);
+      const id = made.body.schedule_id;
+      // Past the step (3 s after the start) by two more due times.
+      const after = await waitFor(async () => {
+        const schedule = (await server.request('GET', `/schedules/${id}`)).body;
+        return schedule.runs_enqueued >= 5 ? schedule : undefined;
+      }, 20_000, 'five runs');
+      assert.equal(after.runs_skipped, 0);
+      assert.ok(after.runs_enqueued <= 7, `${after.runs_enqueued} runs: the step did not look like an hour of missed due times`);
+      const dueTimes = after.recent_runs.map((run: { due_at: string }) => Date.parse(run.due_at)).reverse();
+      dueTimes.slice(1).forEach((due: number, i: number) => assert.equal(due - dueTimes[i], 1000, 'one run a second'));
+    } finally {
+      await stop(server);
+    }
+  });
+
   test('a forward step of the observer\'s wall clock past the lease does not take a healthy owner\'s job', async () => {
     const dataDir = makeTempDir();
     const owner = await spawnServer(dataDir, ['--lease-ms', '1500']);

@@ -136,6 +136,29 @@ test('filters, search and pages; status tabs count; the detail of a failed job l
   await page.close();
 });
 
+test('schedules: listed with timing, next due, last run and state; Pause and Resume', async () => {
+  const every = (await post('/schedules', { name: 'every second', interval_ms: 1000, job: { kind: 'noop' } })).body;
+  const nightly = (await post('/schedules', { name: 'nightly', cron: '30 2 * * *', time_zone: 'Europe/Berlin', job: { kind: 'noop' }, paused: true })).body;
+  await waitFor(async () => ((await server.request('GET', `/schedules/${every.schedule_id}`)).body.last_run ? true : undefined), 10_000, 'a first run');
+  const page = await openConsole();
+  const row = page.locator(`#schedule-${every.schedule_id}`);
+  await row.waitFor({ timeout: 5000 });
+  assert.match(await row.innerText(), /every second[\s\S]*noop[\s\S]*every 1\.0 s[\s\S]*active/);
+  assert.notEqual((await row.locator('.last-run').innerText()).trim(), 'never');
+  assert.notEqual((await row.locator('.next-due').innerText()).trim(), '');
+  assert.match(await page.locator(`#schedule-${nightly.schedule_id}`).innerText(), /30 2 \* \* \* \(Europe\/Berlin\)[\s\S]*paused/);
+  await row.locator('button', { hasText: 'Pause' }).click();
+  await row.locator('.status-paused').waitFor({ timeout: 5000 });
+  assert.equal((await server.request('GET', `/schedules/${every.schedule_id}`)).body.paused, true);
+  await row.locator('button', { hasText: 'Resume' }).click();
+  await row.locator('.status-active').waitFor({ timeout: 5000 });
+  await row.locator('.last-run button').click();
+  await page.locator('#detail[open] #detail-title', { hasText: 'noop' }).waitFor({ timeout: 5000 });
+  await page.keyboard.press('Escape');
+  await server.request('PATCH', `/schedules/${every.schedule_id}`, { body: { paused: true } });
+  await page.close();
+});
+
 test('layout at 1400 and 390 px: nothing wider than the viewport; dark mode; favicon; keyboard focus', async () => {
   const csv = 'id,name,city,score,active\n' + Array.from({ length: 200 }, (_, i) => `${i},name ${i},city ${i % 7},${i / 4},${i % 2 === 0}`).join('\n') + '\n';
   const upload = await server.request('POST', '/datasets?name=customers', { rawBody: csv, headers: { 'content-type': 'text/csv' } });

@@ -120,6 +120,25 @@ describe('datasets', () => {
 });
 
 describe('exports', () => {
+  test('delay_ms or run_at: the export is scheduled until due, listed as status=scheduled, then runs', async () => {
+    const later = await server.request('POST', '/exports', { body: { dataset_id: datasetId, format: 'csv', delay_ms: 60_000 } });
+    assert.equal(later.status, 202, later.text);
+    assert.equal(later.body.status, 'scheduled');
+    const soon = await server.request('POST', '/exports', { body: { dataset_id: datasetId, format: 'csv', run_at: new Date(Date.now() + 600).toISOString() } });
+    assert.equal((await server.request('GET', `/exports/${later.body.job_id}`)).body.status, 'scheduled');
+    const listed = (status: string) => server.request('GET', `/exports?status=${status}&limit=100`).then((res) => res.body.exports.map((e: { job_id: string }) => e.job_id));
+    assert.ok((await listed('scheduled')).includes(later.body.job_id));
+    assert.ok(!(await listed('pending')).includes(later.body.job_id));
+    const done = await server.waitForJob(soon.body.job_id, undefined, 60_000);
+    assert.equal(done.status, 'succeeded');
+    assert.ok(Date.parse(done.started_at) - Date.parse(done.created_at) >= 550);
+    for (const fields of [{ delay_ms: 10, run_at: new Date().toISOString() }, { delay_ms: -1 }, { run_at: 'soon' }]) {
+      const refused = await server.request('POST', '/exports', { body: { dataset_id: datasetId, format: 'csv', ...fields } });
+      assert.equal(refused.status, 400, JSON.stringify(fields));
+    }
+    assert.equal((await server.request('DELETE', `/exports/${later.body.job_id}`)).status, 202);
+  });
+
   test('ndjson: every cell equals the source', async () => {
     const { bytes } = await exportAndDownload({ format: 'ndjson' });
     const lines = bytes.toString('utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line));

@@ -143,8 +143,9 @@ describe('delayed jobs: run_at and delay_ms (SPEC §3)', () => {
     const scheduled = await server.request('POST', '/jobs', { body: { kind: 'noop', payload: {}, run_at: at } });
     assert.equal(delayed.status, 202);
     assert.equal(scheduled.status, 202);
+    assert.equal(scheduled.body.status, 'scheduled');
     const waiting = (await server.request('GET', `/jobs/${scheduled.body.job_id}`)).body;
-    assert.equal(waiting.status, 'pending');
+    assert.equal(waiting.status, 'scheduled', 'pending in the state machine, shown as scheduled until due');
     assert.ok(Math.abs(Date.parse(waiting.next_run_at) - Date.parse(at)) < 50, `next_run_at ${waiting.next_run_at} is run_at ${at}`);
     for (const [accepted, delayMs] of [[delayed, 800], [scheduled, 1000]] as const) {
       const done = await server.waitForJob(accepted.body.job_id);
@@ -152,6 +153,22 @@ describe('delayed jobs: run_at and delay_ms (SPEC §3)', () => {
       const waited = Date.parse(done.started_at) - Date.parse(done.created_at);
       assert.ok(waited >= delayMs - 50, `started ${waited} ms after creation, not before its ${delayMs} ms`);
     }
+  });
+
+  test('status=scheduled lists the pending jobs not due yet; status=pending the others, retries waiting included', async () => {
+    const later = (await server.request('POST', '/jobs', { body: { kind: 'noop', payload: {}, delay_ms: 60_000 } })).body.job_id;
+    const retrying = (await server.request('POST', '/jobs', { body: { kind: 'throws-retryable', payload: {}, max_attempts: 2 } })).body.job_id;
+    const listed = async (status: string) => (await server.request('GET', `/jobs?status=${status}&limit=500`)).body.jobs as Array<{ job_id: string; status: string }>;
+    const scheduledJobs = await listed('scheduled');
+    assert.ok(scheduledJobs.some((job) => job.job_id === later));
+    assert.ok(scheduledJobs.every((job) => job.status === 'scheduled'));
+    const pendingJobs = await listed('pending');
+    assert.ok(!pendingJobs.some((job) => job.job_id === later));
+    assert.ok(pendingJobs.every((job) => job.status === 'pending'));
+    await server.waitForJob(retrying);
+    const cancelled = await server.request('POST', '/jobs/bulk-cancel', { body: { status: 'scheduled', kind: 'noop' } });
+    assert.equal(cancelled.status, 200, cancelled.text);
+    assert.equal((await server.request('GET', `/jobs/${later}`)).body.status, 'cancelled');
   });
 
   test('a past run_at runs now; both fields, a bad time or one over a year ahead are refused', async () => {

@@ -56,7 +56,7 @@ describe('PostgreSQL job store', () => {
     const sql = openPostgres(url, { max: 1 });
     try {
       const versions = await runSql(sql, numberParameters(`SELECT component, version FROM schema_versions`));
-      assert.deepEqual(versions.map((row) => ({ ...row })), [{ component: 'jobs', version: 5 }]);
+      assert.deepEqual(versions.map((row) => ({ ...row })), [{ component: 'jobs', version: 6 }]);
     } finally {
       await sql.end();
     }

@@ -8,6 +8,7 @@ import type { Fence, Job, JobError, NewJob } from '../src/engine/job.js';
 import type { JobStore } from '../src/engine/job-store.js';
 import { describeConsoleConformance } from './store-conformance-console.js';
 import { describeRetentionConformance } from './store-conformance-retention.js';
+import { describeScheduleConformance } from './store-conformance-schedules.js';
 
 const T0 = 1_750_000_000_000;
 const LEASE_MS = 30_000;
@@ -534,6 +535,7 @@ export function describeJobStoreConformance(name: string, openStore: () => Promi
 
     describeConsoleConformance({ store: () => store, insertOne, startJob, fenceOf, t0: T0 });
     describeRetentionConformance({ store: () => store, insertOne, startJob, fenceOf, t0: T0 });
+    describeScheduleConformance({ store: () => store, insertOne, startJob, fenceOf, t0: T0 });
 
     describe('owners and health', () => {
       test('registerOwner, listOwners and removeOwner', async () => {

@@ -1,9 +1,11 @@
 // Job kind `import`: turns an uploaded CSV or NDJSON file into a dataset file (see datasets/dataset-file.ts).
 //
-// The upload is read twice: the first pass validates it and infers the column types, the second converts and
-// writes the rows. A column's type depends on all of its values, and reading the file again costs less than
-// holding the upload in memory or rewriting the dataset afterwards. Progress is in bytes of the upload (its total is
-// the file's size), each pass counting for half, so that a client sees the size it sent and an even percentage.
+// A column's type depends on all of its values. A CSV upload is read once when the types its first rows suggest
+// hold for the whole file (imports/csv-import.ts), twice otherwise; an NDJSON upload is read twice: the first pass
+// validates it and infers the column types, the second converts and writes the rows. Reading the file again costs
+// less than holding the upload in memory or rewriting the dataset afterwards. Progress is in bytes of the upload
+// (its total is the file's size), spread over the reads (imports/import-progress.ts), so that a client sees the
+// size it sent and an even percentage.
 import { stat } from 'node:fs/promises';
 import type { JobContext } from '../src/contracts/task-context.js';
 import { containedPath, isUuid, uploadPath } from '../src/contracts/data-layout.js';
@@ -26,6 +28,7 @@ import { createDatasetFile, removeStaleDatasetTempFiles, type DatasetFileWriter 
 import type { UploadReadOptions } from './uploads/upload-pipeline.js';
 import { importCsv } from './imports/csv-import.js';
 import { importNdjson } from './imports/ndjson-import.js';
+import { createImportProgress } from './imports/import-progress.js';
 
 export default async function importDataset(payload: unknown, ctx: JobContext): Promise<ImportResult> {
   const request = parseImportPayload(payload);
@@ -41,14 +44,16 @@ export default async function importDataset(payload: unknown, ctx: JobContext): 
   if (size === 0) throw createTaskError('invalid_payload', 'the upload is empty');
 
   removeStaleDatasetTempFiles(ctx.dataDir, datasetId);
+  const progress = createImportProgress(size, (done, total) => ctx.progress(done, total));
   const options = {
     file: sourcePath,
-    passOptions: (pass: 0 | 1): UploadReadOptions => ({
+    readOptions: (reads: number): UploadReadOptions => ({
       signal: ctx.signal,
       maxRecordBytes: request.max_record_bytes,
       charset: request.charset,
-      onBytesRead: (bytes) => ctx.progress(Math.floor((pass * size + bytes) / 2), size),
+      ...progress.startRead(reads),
     }),
+    progress,
     openWriter: (columns: DatasetColumn[]): DatasetFileWriter => createDatasetFile(ctx.dataDir, datasetId, columns, `import-${ctx.attempt}`),
     delimiter: request.delimiter,
     nullTokens: new Set(request.null_tokens),
@@ -58,7 +63,7 @@ export default async function importDataset(payload: unknown, ctx: JobContext): 
 
   try {
     const result = request.content_type === 'csv' ? await importCsv(options) : await importNdjson(options);
-    ctx.progress(size, size);
+    progress.finish();
     return result;
   } catch (err) {
     if (ctx.signal.aborted) throw createAbortError(ctx.signal);

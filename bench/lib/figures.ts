@@ -37,6 +37,8 @@ export interface Sizes {
   bigRows: number;
   /** Rows exported for the other formats and XLSX vs exceljs. */
   formatRows: number;
+  /** Rows of the CSV and NDJSON files uploaded by the import scenario. */
+  importRows: number;
   dispatchJobs: number;
   httpSeconds: number;
   idleSamples: number;

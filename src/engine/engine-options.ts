@@ -45,9 +45,14 @@ export interface EngineOptions {
   /** Finished jobs (succeeded, failed, cancelled) are deleted this long after they ended, unless pinned, ms. Default 7 days. */
   jobTtlMs?: number;
   logger?: Logger;
+  /**
+   * The clock schedules are read on (epoch ms): their due times, and the creation time of the jobs they enqueue.
+   * Default the engine's clock (clock.ts). Tests move it to walk through DST transitions.
+   */
+  now?: () => number;
 }
 
-export type ResolvedEngineOptions = Required<Omit<EngineOptions, 'store' | 'logger' | 'defaultTimeoutMs'>> & { defaultTimeoutMs: number };
+export type ResolvedEngineOptions = Required<Omit<EngineOptions, 'store' | 'logger' | 'defaultTimeoutMs' | 'now'>> & { defaultTimeoutMs: number };
 
 export const ENGINE_DEFAULTS = Object.freeze({
   threads: Math.max(1, availableParallelism() - 1),

@@ -1,6 +1,7 @@
 // The types of the engine's public methods and events.
 import type { AttemptReport } from './dispatcher.js';
-import type { Job, JobStatus } from './job.js';
+import type { ScheduleRunReport } from './scheduler.js';
+import type { DisplayStatus, Job } from './job.js';
 
 export interface EnqueueRequest {
   kind: string;
@@ -32,7 +33,8 @@ export interface EnqueueResult {
 
 export interface ListJobsRequest {
   kind?: string;
-  status?: JobStatus;
+  /** A displayed status: `scheduled` and `pending` split the pending jobs by displayStatus. */
+  status?: DisplayStatus;
   /** Jobs enqueued with this ref (e.g. a dataset's import and exports). */
   ref?: string;
   /** Epoch ms: createdAt >= createdAfter, createdAt < createdBefore. */
@@ -64,6 +66,10 @@ export interface EngineEvents {
   recovered: [job: Job];
   /** Emitted once per job that reached a final status through this engine, whichever way it got there. */
   finished: [job: Job];
+  /** A look at a due schedule enqueued or skipped runs (see Scheduler). */
+  scheduleRun: [report: ScheduleRunReport];
+  /** A look at a due schedule found that another process (or a change) had written it first: it did nothing. */
+  scheduleRaceLost: [];
   /** After close(): the pool is down and the database closed. */
   closed: [];
 }

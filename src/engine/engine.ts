@@ -8,7 +8,7 @@ import { engineNow } from './clock.js';
 import { cancelJob } from './cancel.js';
 import { Dispatcher } from './dispatcher.js';
 import { EngineError } from './engine-error.js';
-import { newJob, resolveEngineOptions, type EngineOptions, type ResolvedEngineOptions } from './engine-options.js';
+import { newJob, resolveEngineOptions, timeoutOf, type EngineOptions, type ResolvedEngineOptions } from './engine-options.js';
 import type {
   CancelResult, EngineEvents, EngineStats, EnqueueRequest, EnqueueResult, ListJobsRequest, ReadinessReport, RetryResult,
 } from './engine-types.js';
@@ -20,6 +20,8 @@ import { LeaseKeeper } from './leases.js';
 import { checkReadiness } from './readiness.js';
 import { listJobs } from './list-jobs.js';
 import { WorkerPool } from './pool.js';
+import { Scheduler } from './scheduler.js';
+import { Schedules } from './schedules.js';
 
 /**
  * The job engine: a durable queue in a JobStore, a Piscina pool, leases and recovery. Knows nothing of HTTP, nor
@@ -36,6 +38,10 @@ export class Engine extends EventEmitter<EngineEvents> {
   #dispatcher: Dispatcher | undefined;
   #leases: LeaseKeeper | undefined;
   #retention: JobRetention | undefined;
+  #scheduler: Scheduler | undefined;
+  readonly #now: () => number;
+  /** Create, change and delete schedules; their runs are enqueued by this engine's scheduler once started. */
+  readonly schedules: Schedules;
   #stopListening: (() => void) | undefined;
   #closing = false;
   #closed: Promise<void> | undefined;
@@ -49,6 +55,16 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.#options = { ...resolveEngineOptions(options), dataDir: this.dataDir };
     this.#logger = options.logger ?? pino({ name: 'offload' });
     this.#store = options.store;
+    this.#now = options.now ?? engineNow;
+    this.schedules = new Schedules({
+      store: this.#store.schedules,
+      now: this.#now,
+      checkTemplate: (template) => {
+        if (!this.#kinds.get(template.kind)) throw new EngineError('unknown_kind', `No worker module is registered for job kind "${template.kind}".`);
+        timeoutOf(template.timeoutMs, this.#options);
+      },
+      onChange: () => this.#scheduler?.wake(),
+    });
   }
 
   /** Registers a worker module (file path or URL) whose default export runs jobs of `kind`. */
@@ -131,6 +147,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.#stopListening = this.#store.onJobsAvailable?.(() => dispatcher.wake());
     const recovered = await this.#leases.start();
     this.#retention = startJobRetention({ store: this.#store, ttlMs: options.jobTtlMs, logger: this.#logger });
+    this.#scheduler = this.#startScheduler();
     this.#logger.info({ owner: this.ownerId, threads: options.threads, recovered: recovered.length, kinds: this.kinds }, 'engine started');
     dispatcher.wake();
   }
@@ -309,6 +326,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     // pool must still be destroyed and the database closed.
     const step = (what: string, run: () => Promise<unknown> | undefined) => settle(run, (err) => this.#logger.error({ err }, `${what} failed during shutdown`));
     this.#stopListening?.();
+    await step('stopping the scheduler', () => this.#scheduler?.stop());
     await step('stopping job retention', () => this.#retention?.stop());
     const drained = (await step('draining running jobs', () => this.#dispatcher?.drain(graceMs))) as object | undefined;
     await step('stopping the lease keeper', () => this.#leases?.stop());
@@ -316,6 +334,31 @@ export class Engine extends EventEmitter<EngineEvents> {
     await step('closing the store', () => this.#store.close());
     this.#logger.info({ ...drained }, 'engine stopped');
     this.emit('closed');
+  }
+
+  #startScheduler(): Scheduler {
+    const options = this.#options;
+    const scheduler = new Scheduler({
+      store: this.#store.schedules,
+      logger: this.#logger,
+      now: this.#now,
+      intervalMs: options.pollIntervalMs,
+      kinds: () => this.#kinds.names(),
+      hasRoom: async () => (await this.#store.countPending()) + this.#uncommittedInserts < options.maxPending,
+      // A ceiling lowered since the schedule was made caps its timeout rather than stopping its runs.
+      newJob: (template, { runAt, now, ref }) => newJob({
+        kind: template.kind, payload: template.payload, priority: template.priority, maxAttempts: template.maxAttempts ?? undefined,
+        timeoutMs: template.timeoutMs === null ? null : Math.min(template.timeoutMs, options.maxTimeoutMs), runAt, ref,
+      }, options, now),
+      onRun: (report) => {
+        for (const job of report.jobs) this.emit('change', job);
+        if (report.jobs.length > 0) this.#dispatcher?.wake();
+        this.emit('scheduleRun', report);
+      },
+      onLostRace: () => this.emit('scheduleRaceLost'),
+    });
+    scheduler.start();
+    return scheduler;
   }
 
   /** Pending rows of every process (job_counts) plus this process's inserts not yet committed. */

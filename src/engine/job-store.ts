@@ -1,4 +1,5 @@
 import type { Fence, Job, JobError, JobStatus, NewJob } from './job.js';
+import type { ScheduleStore } from './schedule-store.js';
 
 /**
  * Which jobs `list` returns: those matching every filter given, newest first (seq descending), at most `limit`.
@@ -11,6 +12,11 @@ export interface ListJobsFilter {
   status?: JobStatus;
   /** Only jobs enqueued with this `ref` (whatever their status; countActive counts the active ones). */
   ref?: string;
+  /**
+   * With status pending: `scheduled` true keeps only the jobs not started yet with `runAt > now` (see displayStatus),
+   * false only the others.
+   */
+  waiting?: { scheduled: boolean; now: number };
   /** `createdAt >= createdAfter` (epoch ms). */
   createdAfter?: number;
   /** `createdAt < createdBefore` (epoch ms). */
@@ -82,6 +88,8 @@ export type AttemptEnd =
  * it changes nothing, and returns undefined, once the row has moved on to another attempt or owner.
  */
 export interface JobStore {
+  /** The schedules, in the same database: a run's job is inserted in the transaction that takes its due time. */
+  readonly schedules: ScheduleStore;
   /**
    * Inserts the jobs in one transaction. A job whose idempotency key is already taken is not inserted: the
    * existing row is returned with `created: false`.

@@ -13,6 +13,17 @@ export const TIMER_LIMIT_MS = 2_147_483_647;
 
 export const JOB_STATUSES = Object.values(JobStatus) as [JobStatus, ...JobStatus[]];
 
+/**
+ * The states a job is shown in: those of the state machine, and `scheduled` — a pending job that has not started
+ * yet and is not due before a future `run_at` (delay_ms, run_at). Not stored: it becomes `pending` by time alone.
+ */
+export const DISPLAY_STATUSES = ['scheduled', ...JOB_STATUSES] as const;
+export type DisplayStatus = (typeof DISPLAY_STATUSES)[number];
+
+export function displayStatus(job: Pick<Job, 'status' | 'attempts' | 'runAt'>, now: number): DisplayStatus {
+  return job.status === 'pending' && job.attempts === 0 && job.runAt > now ? 'scheduled' : job.status;
+}
+
 export function isTerminal(status: JobStatus): boolean {
   return status === JobStatus.succeeded || status === JobStatus.failed || status === JobStatus.cancelled;
 }

@@ -10,6 +10,7 @@ export function listFilterTerms(filter: Omit<ListJobsFilter, 'limit' | 'beforeSe
   if (filter.ref !== undefined) terms.push('ref = @ref');
   if (filter.kind !== undefined) terms.push('kind = @kind');
   if (filter.status !== undefined) terms.push('status = @status');
+  if (filter.waiting !== undefined) terms.push(`${filter.waiting.scheduled ? '' : 'NOT '}(attempts = 0 AND run_at > @waiting_now)`);
   terms.push('seq < @before');
   if (filter.fromSeq !== undefined) terms.push('seq >= @from_seq');
   if (filter.createdAfter !== undefined) terms.push('created_at >= @created_after');

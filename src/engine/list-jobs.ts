@@ -1,6 +1,7 @@
 import type { ListJobsRequest } from './engine-types.js';
 import type { Job } from './job.js';
 import type { JobStore } from './job-store.js';
+import { engineNow } from './clock.js';
 import { decodeListCursor, encodeListCursor } from './list-cursor.js';
 
 /**
@@ -19,8 +20,10 @@ export const SCAN_WINDOW = 10_000;
 export async function listJobs(store: JobStore, request: ListJobsRequest): Promise<{ jobs: Job[]; nextCursor: string | null }> {
   const limit = request.limit ?? 50;
   const beforeSeq = request.cursor === undefined ? undefined : decodeListCursor(request.cursor);
-  const { kind, status, ref, createdAfter, createdBefore, text } = request;
-  const filter = { kind, status, ref, createdAfter, createdBefore, text, limit: limit + 1 };
+  const { kind, ref, createdAfter, createdBefore, text } = request;
+  const status = request.status === 'scheduled' ? 'pending' : request.status;
+  const waiting = status === 'pending' ? { scheduled: request.status === 'scheduled', now: engineNow() } : undefined;
+  const filter = { kind, status, waiting, ref, createdAfter, createdBefore, text, limit: limit + 1 };
   const scans = createdAfter !== undefined || createdBefore !== undefined || text !== undefined;
   let fromSeq: number | undefined;
   let top = beforeSeq;

@@ -7,3 +7,7 @@ export { JobStatus, JobErrorCodes } from '../engine/job.js';
 export type { Job, JobError, JobContext, JobHandler } from '../engine/job.js';
 export type { JobStore } from '../engine/job-store.js';
 export { openSqliteJobStore, SqliteJobStore } from '../engine/sqlite/sqlite-job-store.js';
+export { CatchUpPolicy, OverlapPolicy } from '../engine/schedule.js';
+export type { JobTemplate, Schedule } from '../engine/schedule.js';
+export type { ScheduleChange, ScheduleRequest, Schedules } from '../engine/schedules.js';
+export type { ScheduleStore } from '../engine/schedule-store.js';

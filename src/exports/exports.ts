@@ -24,6 +24,8 @@ export interface CreateExportRequest {
   priority?: number;
   max_attempts?: number;
   timeout_ms?: number;
+  /** Not started before this many ms from now (the engine's clock). */
+  delayMs?: number;
 }
 
 export interface ExportFile {
@@ -80,6 +82,7 @@ export class Exports {
       priority: request.priority,
       maxAttempts: request.max_attempts,
       timeoutMs: request.timeout_ms,
+      delayMs: request.delayMs,
       ...idempotency,
     });
   }

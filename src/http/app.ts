@@ -18,6 +18,7 @@ import { createJobRoutes, jobRouteDocs } from './job-routes.js';
 import { createEventRoutes, eventRouteDocs } from './event-routes.js';
 import { JobFeed } from './job-feed.js';
 import { toJobSummary } from './job-document.js';
+import { createScheduleRoutes, scheduleRouteDocs } from './schedule-routes.js';
 import { createStatsRoutes, statsRouteDocs } from './stats-routes.js';
 import { requireJsonBody } from './json-body.js';
 import { createMetrics, createMetricsRoutes, metricsRouteDocs } from './metrics.js';
@@ -83,7 +84,7 @@ export function createApp({
 
   // A route module adds its router and its OpenAPI descriptions here; test/openapi.test.ts checks they agree.
   const routeDocs: RouteDoc[] = [
-    ...dashboardRouteDocs, ...healthRouteDocs, ...jobRouteDocs, ...eventRouteDocs, ...datasetRouteDocs, ...exportRouteDocs, ...statsRouteDocs,
+    ...dashboardRouteDocs, ...healthRouteDocs, ...jobRouteDocs, ...eventRouteDocs, ...datasetRouteDocs, ...exportRouteDocs, ...scheduleRouteDocs, ...statsRouteDocs,
     ...metricsRouteDocs, ...openApiRouteDocs,
   ];
   const routers: Router[] = [
@@ -94,6 +95,7 @@ export function createApp({
     createStatsRoutes(engine),
     createDatasetRoutes(datasets, maxUploadBytes),
     createExportRoutes(engine, exports, jsonBody, eventStreams),
+    createScheduleRoutes(engine, jsonBody),
     createMetricsRoutes(metrics.registry),
     createOpenApiRoutes(() => buildOpenApiDocument(routeDocs, { version: VERSION, auth: Boolean(token) })),
   ];

@@ -1,12 +1,15 @@
 import type { Engine } from '../engine/engine.js';
-import type { Job, JobStatus } from '../engine/job.js';
+import type { DisplayStatus, Job } from '../engine/job.js';
 import { IMPORT_KIND } from '../contracts/import-contract.js';
 import { toListRequest, type BulkActionResult, type JobFilter } from './console-schemas.js';
 
 export type BulkAction = 'cancel' | 'retry';
 
-/** The statuses an action applies to: a status filter narrows them, and one outside them matches nothing. */
-const APPLIES_TO: Record<BulkAction, readonly JobStatus[]> = { cancel: ['pending', 'running'], retry: ['failed', 'cancelled'] };
+/**
+ * The statuses an action applies to, as displayed (scheduled and pending split the pending jobs): a status filter
+ * narrows them, and one outside them matches nothing.
+ */
+const APPLIES_TO: Record<BulkAction, readonly DisplayStatus[]> = { cancel: ['scheduled', 'pending', 'running'], retry: ['failed', 'cancelled'] };
 /** Pages read at most per call (each one index range, or one window of a scan). */
 const PAGES_AT_MOST = 200;
 const PAGE_SIZE = 100;

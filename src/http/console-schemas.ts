@@ -1,14 +1,14 @@
 // Schemas of the console's routes (job filters, retry and bulk actions, the event feed's summary, stats, dataset
 // previews); shared with the OpenAPI document like those of schemas.ts.
 import { z } from 'zod';
-import { JOB_STATUSES } from '../engine/job.js';
+import { DISPLAY_STATUSES, JOB_STATUSES } from '../engine/job.js';
 import { DatasetColumnSchema } from './resource-schemas.js';
 import { apiSchemas } from './schemas.js';
 
 /** Which jobs: the filters of GET /jobs and of the bulk actions. */
 export const JobFilter = z.strictObject({
   kind: z.string().min(1).max(64).optional(),
-  status: z.enum(JOB_STATUSES).optional(),
+  status: z.enum(DISPLAY_STATUSES).optional().describe('As shown in the job document: `scheduled` and `pending` split the pending jobs.'),
   dataset: z.uuid({ message: 'must be a UUID' }).optional().describe("A dataset's jobs: its import and its exports."),
   q: z
     .string()

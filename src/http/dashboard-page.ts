@@ -16,7 +16,7 @@ export const DASHBOARD_HTML = `<!doctype html>
 <body>
 <header class="top">
   <h1><img src="/favicon.svg" alt="" width="24" height="24"> offload</h1>
-  <nav aria-label="Views"><a href="#jobs-section">Jobs</a><a href="#charts">Charts</a><a href="#datasets-section">Datasets</a><a href="#exports-section">Exports</a></nav>
+  <nav aria-label="Views"><a href="#jobs-section">Jobs</a><a href="#charts">Charts</a><a href="#datasets-section">Datasets</a><a href="#exports-section">Exports</a><a href="#schedules-section">Schedules</a></nav>
   <span id="live" class="live" title="Live updates">connecting…</span>
 </header>
 <div id="message" role="status"></div>
@@ -68,6 +68,12 @@ export const DASHBOARD_HTML = `<!doctype html>
   <h2>Exports</h2>
   <table class="cards"><thead><tr><th>Export</th><th>Dataset</th><th>Format</th><th>Status</th><th>Size</th><th>Expires</th><th></th></tr></thead>
   <tbody id="exports"></tbody></table>
+</section>
+<section id="schedules-section">
+  <h2>Schedules</h2>
+  <table class="cards"><thead><tr><th>Schedule</th><th>Kind</th><th>When</th><th>Next due</th><th>Last run</th><th>Runs</th><th>State</th><th></th></tr></thead>
+  <tbody id="schedules"></tbody></table>
+  <p id="schedules-empty" class="muted" hidden>No schedules (POST /schedules).</p>
 </section>
 <dialog id="detail" aria-labelledby="detail-title"><div id="detail-body"></div><form method="dialog"><button id="detail-close">Close</button></form></dialog>
 <dialog id="confirm"><form method="dialog"><p id="confirm-text"></p><div class="actions"><button value="no">Keep</button><button value="yes" id="confirm-yes" class="danger">Confirm</button></div></form></dialog>

@@ -6,10 +6,11 @@
 import { CHARTS_JS } from './dashboard-script-charts.js';
 import { DATA_JS } from './dashboard-script-data.js';
 import { JOBS_JS } from './dashboard-script-jobs.js';
+import { SCHEDULES_JS } from './dashboard-script-schedules.js';
 
 const CORE_JS = String.raw`'use strict';
 let token = sessionStorage.getItem('offload-token') || '';
-const ACTIVE = new Set(['pending', 'running']);
+const ACTIVE = new Set(['scheduled', 'pending', 'running']);
 const STATUSES = ['pending', 'running', 'succeeded', 'failed', 'cancelled'];
 
 const $ = (id) => document.getElementById(id);
@@ -146,7 +147,7 @@ $('token-form').addEventListener('submit', (event) => {
 });
 
 async function refresh() {
-  try { await Promise.all([loadDatasets(), loadJobs(), loadExports(), loadStats()]); say(''); } catch (err) { say(err.message); }
+  try { await Promise.all([loadDatasets(), loadJobs(), loadExports(), loadStats(), loadSchedules()]); say(''); } catch (err) { say(err.message); }
 }
 `;
 
@@ -154,6 +155,7 @@ const START_JS = String.raw`
 refresh();
 followEvents();
 setInterval(() => loadStats(true).catch(() => {}), 5000);
+setInterval(() => loadSchedules().catch(() => {}), 5000);
 `;
 
-export const DASHBOARD_JS = [CORE_JS, JOBS_JS, DATA_JS, CHARTS_JS, START_JS].join('\n');
+export const DASHBOARD_JS = [CORE_JS, JOBS_JS, DATA_JS, CHARTS_JS, SCHEDULES_JS, START_JS].join('\n');

@@ -41,7 +41,9 @@ button.danger { color: var(--bad); }
 .status-succeeded, .status-ready { color: var(--ok); }
 .status-failed, .status-cancelled { color: var(--bad); }
 .status-running, .status-importing { color: var(--run); }
-.status-pending, .status-retried, .status-released { color: var(--wait); }
+.status-pending, .status-scheduled, .status-retried, .status-released, .status-paused { color: var(--wait); }
+.status-active { color: var(--ok); }
+button.link { background: none; border: none; padding: 0; color: inherit; text-decoration: underline; cursor: pointer; }
 .error { color: var(--bad); font-size: .8rem; }
 .muted { color: var(--muted); }
 #message { min-height: 1.2rem; color: var(--bad); }

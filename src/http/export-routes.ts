@@ -1,6 +1,7 @@
 import Router from '@koa/router';
 import type { Engine } from '../engine/engine.js';
-import type { Job } from '../engine/job.js';
+import { engineNow } from '../engine/clock.js';
+import { displayStatus, type Job } from '../engine/job.js';
 import { EXPORT_KIND } from '../contracts/export-contract.js';
 import type { Exports } from '../exports/exports.js';
 import { AppError } from './errors.js';
@@ -17,6 +18,7 @@ import {
   ListExportsQuery,
   ResourceIdParams,
 } from './resource-schemas.js';
+import { delayMsOf } from './schemas.js';
 import { streamJobEvents, type EventStreamLimiter } from './sse.js';
 import { validate } from './validate.js';
 import type { requireJsonBody } from './json-body.js';
@@ -43,10 +45,10 @@ export function createExportRoutes(
 
   router.post('/', jsonBody, async (ctx) => {
     const body = validate(CreateExportBody, ctx.request.body, 'body');
-    const { job, created } = await exports.create(body, readIdempotency(ctx, 'exports', body));
+    const { job, created } = await exports.create({ ...body, delayMs: delayMsOf(body) }, readIdempotency(ctx, 'exports', body));
     ctx.status = created ? 202 : 200;
     ctx.set({ Location: `/exports/${job.id}`, 'Retry-After': '1' });
-    ctx.body = { job_id: job.id, status: job.status, status_url: `/exports/${job.id}` };
+    ctx.body = { job_id: job.id, status: displayStatus(job, engineNow()), status_url: `/exports/${job.id}` };
   });
 
   router.get('/', async (ctx) => {

@@ -1,4 +1,5 @@
-import type { Job } from '../engine/job.js';
+import { engineNow } from '../engine/clock.js';
+import { displayStatus, type Job } from '../engine/job.js';
 import type { AttemptRecord } from '../engine/job-store.js';
 import type { JobDocument } from './schemas.js';
 
@@ -18,7 +19,7 @@ export function toJobDocument(job: Job, attempts?: readonly AttemptRecord[]): Jo
   return {
     job_id: job.id,
     kind: job.kind,
-    status: job.status,
+    status: displayStatus(job, engineNow()),
     progress,
     attempts: job.attempts,
     max_attempts: job.maxAttempts,

@@ -10,8 +10,35 @@ export interface FeedEvent {
   seq: number;
   kind: string;
   status: Job['status'];
-  /** The event's data, serialized once for every subscriber. */
-  data: string;
+  /** The event's data, serialized once for every subscriber, when the first one reads it. */
+  readonly data: string;
+}
+
+/**
+ * Serializes on first read: the feed records every change of this engine, also while nobody listens (a client may
+ * resume from an id later), and turning each into a document and JSON text cost the dispatch path per job.
+ */
+class LazyFeedEvent implements FeedEvent {
+  readonly kind: string;
+  readonly status: Job['status'];
+  #job: Job | undefined;
+  #data: string | undefined;
+  readonly #toData: (job: Job) => unknown;
+
+  constructor(readonly seq: number, job: Job, toData: (job: Job) => unknown) {
+    this.kind = job.kind;
+    this.status = job.status;
+    this.#job = job;
+    this.#toData = toData;
+  }
+
+  get data(): string {
+    if (this.#data === undefined) {
+      this.#data = JSON.stringify(this.#toData(this.#job!));
+      this.#job = undefined;
+    }
+    return this.#data;
+  }
 }
 
 export interface JobFeedOptions {
@@ -112,7 +139,7 @@ export class JobFeed {
     this.#shownKeys.delete(job.id);
     this.#shownKeys.set(job.id, key);
     if (this.#shownKeys.size > KEYS_KEPT) this.#shownKeys.delete(this.#shownKeys.keys().next().value!);
-    const event: FeedEvent = { seq: ++this.#seq, kind: job.kind, status: job.status, data: JSON.stringify(this.#toData(job)) };
+    const event: FeedEvent = new LazyFeedEvent(++this.#seq, job, this.#toData);
     this.#buffer.push(event);
     if (this.#buffer.length > this.#options.bufferSize) this.#buffer.shift();
     for (const listener of this.#listeners) listener(event);

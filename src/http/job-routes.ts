@@ -1,10 +1,13 @@
 import Router from '@koa/router';
+import { engineNow } from '../engine/clock.js';
 import type { Engine } from '../engine/engine.js';
+import { displayStatus } from '../engine/job.js';
 import { AppError } from './errors.js';
+import { assertPublicKind } from './public-kind.js';
 import { toJobDocument } from './job-document.js';
 import type { requireJsonBody } from './json-body.js';
 import type { RouteDoc } from './openapi.js';
-import { CreateJobBody, JobAccepted, JobDocument, JobIdParams, JobList } from './schemas.js';
+import { CreateJobBody, delayMsOf, JobAccepted, JobDocument, JobIdParams, JobList } from './schemas.js';
 import { applyBulkAction, canRunAgain } from './bulk-actions.js';
 import { BulkActionBody, BulkActionResult, ListJobsQuery, toListRequest } from './console-schemas.js';
 import { readIdempotency } from './idempotency.js';
@@ -24,27 +27,19 @@ export function createJobRoutes(engine: Engine, jsonBody: ReturnType<typeof requ
 
   router.post('/', jsonBody, async (ctx) => {
     const body = validate(CreateJobBody, ctx.request.body, 'body');
-    // The built-in kinds (import, export) are started only through their own routes, which build their payloads:
-    // through here a client could name server files in them.
-    if (!engine.isPublicKind(body.kind)) {
-      const known = engine.publicKinds;
-      throw new AppError('unknown_kind', `No job kind "${body.kind}" can be started here; ${known.length > 0 ? `registered kinds: ${known.join(', ')}` : 'no kinds are registered (offload serve --job KIND=FILE)'}.`, {
-        details: { kind: body.kind, kinds: known },
-      });
-    }
+    assertPublicKind(engine, body.kind);
     const { job, created } = await engine.enqueue({
       kind: body.kind,
       payload: body.payload,
       priority: body.priority,
       maxAttempts: body.max_attempts,
       timeoutMs: body.timeout_ms,
-      // A wall-clock time becomes a delay from now: the engine's clock does not follow wall-clock steps.
-      delayMs: body.run_at === undefined ? body.delay_ms : Math.max(0, Date.parse(body.run_at) - Date.now()),
+      delayMs: delayMsOf(body),
       ...readIdempotency(ctx, 'jobs', body),
     });
     ctx.status = created ? 202 : 200;
     ctx.set({ Location: `/jobs/${job.id}`, 'Retry-After': '1' });
-    ctx.body = { job_id: job.id, status: job.status, status_url: `/jobs/${job.id}` } satisfies JobAccepted;
+    ctx.body = { job_id: job.id, status: displayStatus(job, engineNow()), status_url: `/jobs/${job.id}` } satisfies JobAccepted;
   });
 
   router.get('/', async (ctx) => {

@@ -148,7 +148,35 @@ export function createMetrics(engine: Engine, registry: Registry = new Registry(
   engine.on('finished', (job) => {
     finished.inc({ kind: job.kind, status: job.status, error_code: errorCodeOf(job) });
   });
+  countScheduleRuns(engine, registry);
   return { registry, measureRequests: measureRequests(httpSeconds) };
+}
+
+function countScheduleRuns(engine: Engine, registry: Registry): void {
+  const runs = new Counter({
+    name: 'offload_schedule_runs_total',
+    help: 'Jobs enqueued by schedules through this process, by kind (one per due time, whichever process took it).',
+    labelNames: ['kind'],
+    registers: [registry],
+  });
+  const skipped = new Counter({
+    name: 'offload_schedule_runs_skipped_total',
+    help: 'Due times of schedules dropped by policy, by kind and reason: catch_up (missed, the catch-up policy) or overlap.',
+    labelNames: ['kind', 'reason'],
+    registers: [registry],
+  });
+  const racesLost = new Counter({
+    name: 'offload_schedule_races_lost_total',
+    help: 'Looks at a due schedule that found another process (or a change) had written it first, and did nothing.',
+    registers: [registry],
+  });
+  engine.on('scheduleRun', (report) => {
+    const kind = report.schedule.job.kind;
+    if (report.jobs.length > 0) runs.inc({ kind }, report.jobs.length);
+    if (report.skippedCatchUp > 0) skipped.inc({ kind, reason: 'catch_up' }, report.skippedCatchUp);
+    if (report.skippedOverlap > 0) skipped.inc({ kind, reason: 'overlap' }, report.skippedOverlap);
+  });
+  engine.on('scheduleRaceLost', () => racesLost.inc());
 }
 
 /** A gauge of database state: reset, then filled from `read`, or left empty if the database is closed (shutdown). */

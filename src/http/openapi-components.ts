@@ -9,6 +9,7 @@ export const API_TAGS = Object.freeze({
   exports: 'Files written from a dataset by a job of kind `export`, and their download.',
   jobs: 'Jobs of the kinds registered with --job: start, poll, follow, cancel, list.',
   operations: 'Liveness, readiness, metrics and this document.',
+  schedules: 'Jobs enqueued on a cron expression or an interval, with DST, catch-up and overlap policies.',
 } as const);
 export type ApiTag = keyof typeof API_TAGS;
 

@@ -1,9 +1,9 @@
 // Schemas of the dataset and export routes; shared with the OpenAPI document.
 import { z } from 'zod';
-import { JOB_STATUSES } from '../engine/job.js';
+import { DISPLAY_STATUSES } from '../engine/job.js';
 import { EXPORT_COMPRESSIONS, EXPORT_FORMAT_NAMES, isParquetCodecAvailable, PARQUET_CODECS } from '../contracts/export-contract.js';
 import { COLUMN_TYPES, CSV_DELIMITERS, IMPORT_CONTENT_TYPES, UPLOAD_CHARSETS } from '../contracts/import-contract.js';
-import { apiSchemas, JobDocument, JobErrorSchema, MAX_TIMEOUT_MS } from './schemas.js';
+import { apiSchemas, checkDelay, DelayFields, JobDocument, JobErrorSchema, MAX_TIMEOUT_MS } from './schemas.js';
 
 export const ResourceIdParams = z.object({ id: z.uuid({ message: 'must be a UUID' }) });
 
@@ -15,7 +15,7 @@ export const PageQuery = z.strictObject({
 });
 
 export const ListExportsQuery = PageQuery.extend({
-  status: z.enum(JOB_STATUSES).optional(),
+  status: z.enum(DISPLAY_STATUSES).optional().describe('As shown in the export document: `scheduled` and `pending` split the pending exports.'),
 });
 
 export const DatasetColumnSchema = z.object({
@@ -69,7 +69,9 @@ export const CreateExportBody = z.strictObject({
   priority: z.int().min(-1000).max(1000).optional(),
   max_attempts: z.int().min(1).max(100).optional(),
   timeout_ms: z.int().min(1).max(MAX_TIMEOUT_MS).optional(),
+  ...DelayFields,
 }).superRefine((body, ctx) => {
+  checkDelay(body, ctx);
   if (body.format === 'parquet' && body.compression === 'gzip') {
     ctx.addIssue({
       code: 'custom',

@@ -1,7 +1,7 @@
 // Request and response schemas: they validate requests, type the handlers' answers, and are the OpenAPI
 // document's only source (src/http/openapi.ts). Add a schema here, not a JSON Schema by hand.
 import { z } from 'zod';
-import { JOB_STATUSES, TIMER_LIMIT_MS } from '../engine/job.js';
+import { DISPLAY_STATUSES, TIMER_LIMIT_MS } from '../engine/job.js';
 import { ErrorCodes, type ErrorCode } from './error-codes.js';
 
 /**
@@ -22,6 +22,25 @@ export const MAX_TIMEOUT_MS = TIMER_LIMIT_MS;
 /** The furthest ahead a job may be scheduled (`run_at`, `delay_ms`): a year. */
 export const MAX_DELAY_MS = 366 * 24 * 3_600_000;
 
+/** When a new job may start: the fields of POST /jobs and POST /exports, checked by checkDelay. */
+export const DelayFields = {
+  run_at: z.iso
+    .datetime({ offset: true })
+    .optional()
+    .describe('Not started before this time (ISO-8601; a past time runs now). At most a year ahead. Not with delay_ms.'),
+  delay_ms: z.int().min(0).max(MAX_DELAY_MS).optional().describe('Not started before this many ms from now (at most a year). Not with run_at.'),
+};
+
+export function checkDelay(body: { run_at?: string | undefined; delay_ms?: number | undefined }, ctx: z.RefinementCtx): void {
+  if (body.run_at !== undefined && body.delay_ms !== undefined) ctx.addIssue({ code: 'custom', message: 'give run_at or delay_ms, not both', path: ['run_at'] });
+  else if (body.run_at !== undefined && Date.parse(body.run_at) - Date.now() > MAX_DELAY_MS) ctx.addIssue({ code: 'custom', message: 'must be at most a year ahead', path: ['run_at'] });
+}
+
+/** The engine's delay for a body's run_at or delay_ms: a wall-clock time becomes a delay from now, as the engine's clock does not follow wall-clock steps. */
+export function delayMsOf(body: { run_at?: string | undefined; delay_ms?: number | undefined }): number | undefined {
+  return body.run_at === undefined ? body.delay_ms : Math.max(0, Date.parse(body.run_at) - Date.now());
+}
+
 export const CreateJobBody = z.strictObject({
   kind: z.string().min(1).max(64).describe('A registered job kind.'),
   payload: z.record(z.string(), z.unknown()).default({}).describe("The job's input, passed to its worker module."),
@@ -33,13 +52,8 @@ export const CreateJobBody = z.strictObject({
     .max(MAX_TIMEOUT_MS)
     .optional()
     .describe("The attempt is stopped (error `timeout`) after this long. At most the server's --max-timeout-ms; default --default-timeout-ms."),
-  run_at: z.iso
-    .datetime({ offset: true })
-    .optional()
-    .describe('Not started before this time (ISO-8601; a past time runs now). At most a year ahead. Not with delay_ms.'),
-  delay_ms: z.int().min(0).max(MAX_DELAY_MS).optional().describe('Not started before this many ms from now (at most a year). Not with run_at.'),
-}).refine((body) => body.run_at === undefined || body.delay_ms === undefined, { message: 'give run_at or delay_ms, not both', path: ['run_at'] })
-  .refine((body) => body.run_at === undefined || Date.parse(body.run_at) - Date.now() <= MAX_DELAY_MS, { message: 'must be at most a year ahead', path: ['run_at'] });
+  ...DelayFields,
+}).superRefine(checkDelay);
 export type CreateJobBody = z.infer<typeof CreateJobBody>;
 
 export const JobErrorSchema = z.object({
@@ -52,7 +66,7 @@ apiSchemas.add(JobErrorSchema, { id: 'JobError' });
 export const JobDocument = z.object({
   job_id: z.uuid(),
   kind: z.string(),
-  status: z.enum(JOB_STATUSES),
+  status: z.enum(DISPLAY_STATUSES).describe('The state machine\'s status; `scheduled` for a pending job not started yet whose run_at is in the future.'),
   progress: z.object({ done: z.number(), total: z.number().nullable(), percent: z.number().nullable() }).nullable(),
   attempts: z.int(),
   max_attempts: z.int(),
@@ -84,7 +98,7 @@ apiSchemas.add(JobDocument, { id: 'JobDocument' });
 
 export const JobAccepted = z.object({
   job_id: z.uuid(),
-  status: z.enum(JOB_STATUSES).describe('`pending` for a new job; the current status for an idempotent replay.'),
+  status: z.enum(DISPLAY_STATUSES).describe('`pending` for a new job (`scheduled` with a future run_at or delay_ms); the current status for an idempotent replay.'),
   status_url: z.string().describe('Where to poll the job: GET it for the job document.'),
 });
 export type JobAccepted = z.infer<typeof JobAccepted>;

@@ -13,6 +13,7 @@ import type { Database as SqliteDatabase } from 'better-sqlite3';
 import { createTaskError } from '../../src/contracts/task-errors.js';
 import { containedPath, DATA_DIRS, DATASET_FILE_VERSIONS, dataSubdir, datasetPath, isUuid } from '../../src/contracts/data-layout.js';
 import { COLUMN_TYPES, type ColumnType, type DatasetColumn } from '../../src/contracts/import-contract.js';
+import { createRowInserter } from './row-inserter.js';
 
 export type { ColumnType, DatasetColumn } from '../../src/contracts/import-contract.js';
 
@@ -172,6 +173,8 @@ function* iterateRows(
 export interface DatasetFileWriter {
   /** Appends rows in one transaction; each row has one value per column, matching the column types. */
   insertRows(rows: readonly (readonly CellValue[])[]): void;
+  /** The same for `count` rows given one after another in `values`, which it may change (booleans become 0/1). */
+  insertFlat(values: CellValue[], count: number): void;
   /** Records the row and null counts, closes, flushes to disk and renames the file to its final name. */
   finish(): { rowCount: number; nullCounts: number[] };
   /** Closes and deletes the temporary file; safe to call after a failure at any point. */
@@ -220,37 +223,24 @@ export function createDatasetFile(
   db.transaction(() => columns.forEach((column, index) => addColumn.run(index, column.name, column.type, column.timezone ?? null)))();
   const setNullCount = db.prepare('UPDATE columns SET null_count = ? WHERE idx = ?');
 
-  const placeholders = columns.map(() => '?').join(', ');
-  const insert = db.prepare(`INSERT INTO rows VALUES (${placeholders})`);
-  const booleanIndexes = columns.flatMap((column, index) => (column.type === 'boolean' ? [index] : []));
-  let rowCount = 0;
-  const nullCounts = columns.map(() => 0);
+  const inserter = createRowInserter(db, columns);
   const width = columns.length;
-  const insertBatch = db.transaction((rows: readonly (readonly CellValue[])[]) => {
-    for (const row of rows) {
-      if (row.length !== width) throw new RangeError(`a row has ${row.length} values, expected ${width}`);
-      for (let i = 0; i < width; i++) if (row[i] === null) nullCounts[i]!++;
-      if (booleanIndexes.length === 0) {
-        insert.run(row);
-      } else {
-        // better-sqlite3 cannot bind JavaScript booleans.
-        const stored = [...row];
-        for (const index of booleanIndexes) {
-          const value = stored[index];
-          if (typeof value === 'boolean') stored[index] = value ? 1 : 0;
-        }
-        insert.run(stored);
-      }
-    }
-    rowCount += rows.length;
-  });
 
   let closed = false;
   return {
     insertRows(rows) {
-      insertBatch(rows);
+      const values: CellValue[] = [];
+      for (const row of rows) {
+        if (row.length !== width) throw new RangeError(`a row has ${row.length} values, expected ${width}`);
+        for (const value of row) values.push(value);
+      }
+      inserter.insertFlat(values, rows.length);
+    },
+    insertFlat(values, count) {
+      inserter.insertFlat(values, count);
     },
     finish() {
+      const { rowCount, nullCounts } = inserter;
       setMeta.run('row_count', String(rowCount));
       db.transaction(() => nullCounts.forEach((count, index) => setNullCount.run(count, index)))();
       db.close();

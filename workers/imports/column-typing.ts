@@ -49,14 +49,23 @@ function article(type: ColumnType): string {
 
 /** The dataset's columns once every value was seen. */
 export function finishColumnTyping(typing: ColumnTyping, names: readonly string[]): DatasetColumn[] {
+  names.forEach((name, index) => {
+    if (typing.forced[index] === 'timestamp' && typing.inferred[index] === 'text') {
+      throw createTaskError('invalid_payload', `column ${JSON.stringify(name)} mixes timestamps with and without a zone offset, so types=${name}:timestamp cannot hold them`);
+    }
+  });
+  return columnsSoFar(typing, names);
+}
+
+/**
+ * The columns the values seen so far make, as finishColumnTyping would give them now (a forced timestamp column
+ * that mixed zones is left to it to refuse at the end).
+ */
+export function columnsSoFar(typing: ColumnTyping, names: readonly string[]): DatasetColumn[] {
   return names.map((name, index) => {
     const forced = typing.forced[index];
     if (forced === undefined) return finalColumn(name, typing.inferred[index]);
     if (forced !== 'timestamp') return { name, type: forced };
-    const seen = typing.inferred[index];
-    if (seen === 'text') {
-      throw createTaskError('invalid_payload', `column ${JSON.stringify(name)} mixes timestamps with and without a zone offset, so types=${name}:timestamp cannot hold them`);
-    }
-    return { name, type: 'timestamp', timezone: seen === 'timestamptz' ? 'UTC' : null };
+    return { name, type: 'timestamp', timezone: typing.inferred[index] === 'timestamptz' ? 'UTC' : null };
   });
 }

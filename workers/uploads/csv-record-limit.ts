@@ -25,9 +25,9 @@ const UNQUOTED = 1;
 const QUOTED = 2;
 const QUOTED_AFTER_QUOTE = 3; // a quote inside a quoted field: an escaped quote if another follows, else the end
 
-const QUOTE = 0x22;
-const CR = 0x0d;
-const LF = 0x0a;
+export const QUOTE = 0x22;
+export const CR = 0x0d;
+export const LF = 0x0a;
 const BOM = [0xef, 0xbb, 0xbf];
 
 export function createCsvRecordLimit({ maxRecordBytes, maxFields, delimiter = ',' }: CsvRecordLimits): Transform {

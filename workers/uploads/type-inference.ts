@@ -44,9 +44,10 @@ export function fitsForcedType(type: ColumnType, kind: CellKind): boolean {
 }
 
 // Canonical spellings only: "007", "+5", "1_000" and " 1" stay text so that no character of the upload is lost.
-// 16 digits at most, then the exact-range check: integers beyond 2^53−1 cannot be held exactly and stay text.
-const CSV_INTEGER = /^(?:0|-?[1-9]\d{0,15})$/;
-const CSV_REAL = /^-?(?:0|[1-9]\d*)(?:\.\d+(?:[eE][+-]?\d+)?|[eE][+-]?\d+)$/;
+// Integers: `0` or an optional `-` and 1 to 16 digits without a leading zero, then the exact-range check (integers
+// beyond 2^53−1 cannot be held exactly and stay text). Reals: the same integer part (any length, `-0` too), then a
+// fraction (`.` and digits, optionally an exponent) or an exponent alone (`e`/`E`, optional sign, digits), finite.
+// Scanned by hand: the two regular expressions that said this cost more than the rest of the typing together.
 
 export function classifyCsvCell(value: string | null): CellKind {
   if (value === null) return 'null';
@@ -56,12 +57,58 @@ export function classifyCsvCell(value: string | null): CellKind {
     const temporal = classifyTemporal(value);
     if (temporal) return temporal;
   }
-  if (first === 45 /* - */ || (first >= 48 && first <= 57)) {
-    if (CSV_INTEGER.test(value)) return Number.isSafeInteger(Number(value)) ? 'integer' : 'text';
-    if (CSV_REAL.test(value)) return Number.isFinite(Number(value)) ? 'real' : 'text';
-    return 'text';
-  }
+  if (first === 45 /* - */ || (first >= 48 && first <= 57)) return numberKind(value);
   return isBooleanWord(value) ? 'boolean' : 'text';
+}
+
+const isDigit = (code: number): boolean => code >= 48 && code <= 57;
+
+/** Past the digits that start at `i`. */
+function skipDigits(value: string, i: number): number {
+  while (i < value.length && isDigit(value.charCodeAt(i))) i++;
+  return i;
+}
+
+/** Past an exponent that starts at `i` (at the `e`), or -1 when there is none to be had there. */
+function skipExponent(value: string, i: number): number {
+  const e = value.charCodeAt(i);
+  if (e !== 101 && e !== 69) return -1;
+  i++;
+  const sign = value.charCodeAt(i);
+  if (sign === 43 || sign === 45) i++;
+  const end = skipDigits(value, i);
+  return end === i ? -1 : end;
+}
+
+function numberKind(value: string): CellKind {
+  const negative = value.charCodeAt(0) === 45;
+  const start = negative ? 1 : 0;
+  const lead = value.charCodeAt(start);
+  if (!isDigit(lead)) return 'text';
+  const integerEnd = lead === 48 ? start + 1 : skipDigits(value, start);
+  if (integerEnd === value.length) {
+    if (lead === 48 && negative) return 'text'; // -0
+    const digits = integerEnd - start;
+    if (digits > 16) return 'text';
+    // 15 digits are always below 2^53; only 16 need the check.
+    return digits < 16 || Number.isSafeInteger(Number(value)) ? 'integer' : 'text';
+  }
+  let end: number;
+  let exponent = false;
+  if (value.charCodeAt(integerEnd) === 46 /* . */) {
+    end = skipDigits(value, integerEnd + 1);
+    if (end === integerEnd + 1) return 'text';
+    if (end < value.length) {
+      end = skipExponent(value, end);
+      exponent = true;
+    }
+  } else {
+    end = skipExponent(value, integerEnd);
+    exponent = true;
+  }
+  if (end !== value.length) return 'text';
+  // Without an exponent only an integer part of over 308 digits can overflow a double.
+  return (!exponent && integerEnd - start <= 308) || Number.isFinite(Number(value)) ? 'real' : 'text';
 }
 
 /** A CSV cell forced to `json` must be JSON text. */

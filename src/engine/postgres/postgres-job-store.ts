@@ -8,6 +8,7 @@ import type { AttemptEnd, AttemptRecord, ChangePoint, ClaimRequest, FinishedInMi
 import { CONSOLE_SQL, listJobsStatement } from './console-sql.js';
 import { PostgresCommits, type PostgresWrite } from './group-commit.js';
 import { JOB_SQL } from './job-sql.js';
+import { PostgresScheduleStore } from './postgres-schedule-store.js';
 
 /** The engine's tables in PostgreSQL and their migrations, a set of their own. */
 export const POSTGRES_JOBS_MIGRATIONS = {
@@ -41,10 +42,15 @@ export class PostgresJobStore implements JobStore {
   readonly #commits: PostgresCommits;
   readonly #listeners = new Set<() => void>();
   #listening: Promise<{ unlisten(): Promise<void> }> | undefined;
+  readonly schedules: PostgresScheduleStore;
 
   constructor(sql: Sql, { durability = 'normal' }: { durability?: Durability } = {}) {
     this.#sql = sql;
     this.#commits = new PostgresCommits(sql, { grouped: durability === 'full' });
+    this.schedules = new PostgresScheduleStore(sql, this.#commits, {
+      insert: (tx, jobs) => this.#insertEach(tx, jobs),
+      countActive: async (tx, ref) => (await runSql<{ n: number }>(tx, JOB_SQL.countActiveByRef, { ref }))[0]!.n,
+    });
   }
 
   async #rows<Row = JobRow>(statement: PreparedSql, params: Record<string, unknown> = {}): Promise<Row[]> {
@@ -64,24 +70,25 @@ export class PostgresJobStore implements JobStore {
   }
 
   async insert(jobs: readonly NewJob[]): Promise<Array<{ job: Job; created: boolean }>> {
-    const insertEach = async (sql: Sql) => {
-      const results: Array<{ job: Job; created: boolean }> = [];
-      for (const job of jobs) {
-        const [inserted] = await runSql<JobRow>(sql, JOB_SQL.insert, {
-          id: job.id, kind: job.kind, payload: JSON.stringify(job.payload), priority: job.priority, run_at: job.runAt,
-          max_attempts: job.maxAttempts, timeout_ms: job.timeoutMs, now: job.createdAt, idempotency_key: job.idempotencyKey,
-          request_hash: job.requestHash, ref: job.ref, pinned: job.pinned ?? false,
-        });
-        if (inserted) results.push({ job: toJob(inserted), created: true });
-        else {
-          // Taken: by a committed row, or by one this very transaction inserted (a key repeated in the batch).
-          const [existing] = await runSql<JobRow>(sql, JOB_SQL.getByIdempotencyKey, { key: job.idempotencyKey });
-          results.push({ job: toJob(existing!), created: false });
-        }
+    return this.#write((sql) => this.#insertEach(sql, jobs), { atomic: jobs.length > 1 });
+  }
+
+  async #insertEach(sql: Sql, jobs: readonly NewJob[]): Promise<Array<{ job: Job; created: boolean }>> {
+    const results: Array<{ job: Job; created: boolean }> = [];
+    for (const job of jobs) {
+      const [inserted] = await runSql<JobRow>(sql, JOB_SQL.insert, {
+        id: job.id, kind: job.kind, payload: JSON.stringify(job.payload), priority: job.priority, run_at: job.runAt,
+        max_attempts: job.maxAttempts, timeout_ms: job.timeoutMs, now: job.createdAt, idempotency_key: job.idempotencyKey,
+        request_hash: job.requestHash, ref: job.ref, pinned: job.pinned ?? false,
+      });
+      if (inserted) results.push({ job: toJob(inserted), created: true });
+      else {
+        // Taken: by a committed row, or by one this very transaction inserted (a key repeated in the batch).
+        const [existing] = await runSql<JobRow>(sql, JOB_SQL.getByIdempotencyKey, { key: job.idempotencyKey });
+        results.push({ job: toJob(existing!), created: false });
       }
-      return results;
-    };
-    return this.#write(insertEach, { atomic: jobs.length > 1 });
+    }
+    return results;
   }
 
   async claim(request: ClaimRequest): Promise<Job[]> {
@@ -156,7 +163,7 @@ export class PostgresJobStore implements JobStore {
   async list(filter: ListJobsFilter) {
     const params = {
       kind: filter.kind, status: filter.status, ref: filter.ref, before: filter.beforeSeq ?? Number.MAX_SAFE_INTEGER, limit: filter.limit,
-      from_seq: filter.fromSeq, created_after: filter.createdAfter, created_before: filter.createdBefore, text: filter.text,
+      waiting_now: filter.waiting?.now, from_seq: filter.fromSeq, created_after: filter.createdAfter, created_before: filter.createdBefore, text: filter.text,
     };
     return (await this.#rows(listJobsStatement(filter), params)).map(toJob);
   }

@@ -11,6 +11,7 @@ import { CONSOLE_SQL, listJobsSql } from './console-queries.js';
 import { GroupCommit, STORE_BUSY_TIMEOUT_MS } from './group-commit.js';
 import { cancelledInstead, inClaimOrder, toJob, type JobRow } from '../job-row.js';
 import { prepareJobStatements } from './job-rows.js';
+import { SqliteScheduleStore } from './sqlite-schedule-store.js';
 
 /** The engine's tables (jobs, owners, job_counts) and their migrations, as a set of its own. */
 export const JOBS_MIGRATIONS = {
@@ -38,12 +39,17 @@ export class SqliteJobStore implements JobStore {
   readonly #console: Record<keyof typeof CONSOLE_SQL, Statement>;
   /** One prepared statement per combination of list filters (at most 2^7), made on first use. */
   readonly #listStatements = new Map<string, Statement>();
+  readonly schedules: SqliteScheduleStore;
 
   constructor(db: Database) {
     this.#db = db;
     this.#sql = prepareJobStatements(db);
     this.#console = Object.fromEntries(Object.entries(CONSOLE_SQL).map(([name, sql]) => [name, db.prepare(sql)])) as Record<keyof typeof CONSOLE_SQL, Statement>;
     this.#commits = new GroupCommit(db);
+    this.schedules = new SqliteScheduleStore(db, this.#commits, {
+      insert: (jobs) => this.#insertMany(jobs),
+      countActive: (ref) => (this.#sql.countActiveByRef.get(ref) as { n: number }).n,
+    });
   }
 
   #write<T>(run: () => T): Promise<T> {
@@ -176,7 +182,7 @@ export class SqliteJobStore implements JobStore {
     if (!statement) this.#listStatements.set(statementSql, (statement = this.#db.prepare(statementSql)));
     const params = {
       limit, before: beforeSeq ?? Number.MAX_SAFE_INTEGER, kind: filters.kind, status: filters.status, ref: filters.ref,
-      from_seq: filters.fromSeq, created_after: filters.createdAfter, created_before: filters.createdBefore, text: filters.text,
+      waiting_now: filters.waiting?.now, from_seq: filters.fromSeq, created_after: filters.createdAfter, created_before: filters.createdBefore, text: filters.text,
     };
     // better-sqlite3 refuses named parameters the statement does not have.
     const bound = Object.fromEntries(Object.entries(params).filter(([, value]) => value !== undefined));

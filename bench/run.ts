@@ -41,13 +41,13 @@ const SCENARIOS: Scenario[] = [
   { name: 'http', figures: ['http_enqueue_vs_bare', 'http_enqueue_full_req_per_s'], datasets: [], run: benchHttpEnqueue },
   {
     name: 'export-csv',
-    figures: ['export_csv_vs_sqlite3', 'export_rows_per_s.csv', 'parallel_2_over_1'],
+    figures: ['export_csv_vs_sqlite3', 'export_csv_1_thread_vs_sqlite3', 'export_rows_per_s.csv', 'parallel_2_over_1'],
     datasets: ['warmup', 'export'],
     run: benchExportCsv,
   },
   {
     name: 'formats',
-    figures: ['export_rows_per_s.ndjson', 'export_rows_per_s.json', 'export_rows_per_s.parquet'],
+    figures: ['export_rows_per_s.ndjson', 'export_rows_per_s.json', 'export_rows_per_s.parquet', 'export_ndjson_vs_sqlite3', 'export_json_vs_sqlite3', 'export_parquet_vs_duckdb'],
     datasets: ['warmup', 'formats'],
     run: benchFormats,
   },

@@ -100,7 +100,7 @@ export async function createOffload(options: OffloadOptions): Promise<Offload> {
   const engine = createEngine({ ...options.engine, dataDir, store, logger: options.logger });
   for (const builtIn of BUILT_IN_KINDS) {
     if (builtIn.kind === DEMO_KIND && options.demoKind === false) continue;
-    engine.register(builtIn.kind, builtInKindUrl(builtIn), { internal: builtIn.internal, taskErrorCodes: builtIn.errorCodes });
+    engine.register(builtIn.kind, builtInKindUrl(builtIn), { internal: builtIn.internal, taskErrorCodes: builtIn.errorCodes, maxThreads: builtIn.maxThreads });
   }
   for (const { kind, module } of options.kinds ?? []) engine.register(kind, module);
   const datasets = new Datasets(engine, catalog, { maxRecordBytes: options.maxRecordBytes });

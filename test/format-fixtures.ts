@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { uploadPath } from '../src/contracts/data-layout.js';
 import type { JobContext } from '../src/contracts/task-context.js';
-import type { CellValue, DatasetColumn } from '../workers/datasets/dataset-file.js';
+import { createDatasetFile, type CellValue, type DatasetColumn } from '../workers/datasets/dataset-file.js';
 
 export interface RecordingContext extends JobContext {
   controller: AbortController;
@@ -26,6 +26,17 @@ export function createJobContext(dataDir: string, overrides: { jobId?: string; a
     attempt: overrides.attempt ?? 1,
     dataDir,
   };
+}
+
+/** Writes a dataset file directly (as its import would), rows made by `makeRow(0…rowCount−1)`; returns its id. */
+export function writeTestDataset(dataDir: string, columns: DatasetColumn[], rowCount: number, makeRow: (i: number) => CellValue[]): string {
+  const datasetId = randomUUID();
+  const writer = createDatasetFile(dataDir, datasetId, columns, 'test');
+  for (let start = 0; start < rowCount; start += 10_000) {
+    writer.insertRows(Array.from({ length: Math.min(10_000, rowCount - start) }, (_unused, k) => makeRow(start + k)));
+  }
+  writer.finish();
+  return datasetId;
 }
 
 export async function createDataDir(t: { after(fn: () => Promise<void>): void }): Promise<string> {

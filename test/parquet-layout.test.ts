@@ -11,22 +11,13 @@ import * as zlib from 'node:zlib';
 import Database from 'better-sqlite3';
 import { parquetMetadata } from 'hyparquet';
 import exportDataset from '../workers/export.js';
-import { createDatasetFile, datasetFilePath, type CellValue, type DatasetColumn } from '../workers/datasets/dataset-file.js';
+import { datasetFilePath, type DatasetColumn } from '../workers/datasets/dataset-file.js';
 import { createParquetWriter, HYPARQUET_WRITER_VERSION, STATISTICS_MAX_BYTES } from '../workers/formats/parquet.js';
-import { createDataDir, createJobContext } from './format-fixtures.js';
+import { createDataDir, createJobContext, writeTestDataset } from './format-fixtures.js';
 import { parquetFile } from './fidelity-fixtures.js';
 import { startTestServer } from './helpers.js';
-import { randomUUID } from 'node:crypto';
 
-function writeDataset(dataDir: string, columns: DatasetColumn[], rowCount: number, makeRow: (i: number) => CellValue[]): string {
-  const datasetId = randomUUID();
-  const writer = createDatasetFile(dataDir, datasetId, columns, 'test');
-  for (let start = 0; start < rowCount; start += 10_000) {
-    writer.insertRows(Array.from({ length: Math.min(10_000, rowCount - start) }, (_unused, k) => makeRow(start + k)));
-  }
-  writer.finish();
-  return datasetId;
-}
+const writeDataset = writeTestDataset;
 
 async function exportMetadata(dataDir: string, datasetId: string, extra: Record<string, unknown> = {}) {
   const result = await exportDataset({ dataset_id: datasetId, format: 'parquet', producer: 'offload 9.9.9', ...extra }, createJobContext(dataDir));

@@ -3,12 +3,15 @@
 //
 // Memory stays flat: rows are read in batches of BATCH_ROWS and the next batch is read only once the format writer
 // says the output took the previous one. The file appears under its final name only when complete and on disk.
+// CSV has its own path (exports/csv-export.ts): SQLite builds the lines, over as many threads as the engine lent
+// the job.
 import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
+import type { Writable } from 'node:stream';
+import { isMainThread, workerData } from 'node:worker_threads';
 import type { JobContext } from '../src/contracts/task-context.js';
 import { createAbortError, createTaskError } from '../src/contracts/task-errors.js';
 import { isDatasetId, openDatasetForReading, type CellValue, type DatasetReader } from './datasets/dataset-file.js';
-import { FORMAT_WRITERS } from './formats/registry.js';
 import { containedPath, DATA_DIRS, exportPath } from '../src/contracts/data-layout.js';
 import {
   EXPORT_COMPRESSIONS,
@@ -21,16 +24,23 @@ import {
   type ExportCompression,
   type ExportPayload,
   type ExportResult,
+  type ExportTuning,
   type ParquetCodec,
 } from '../src/contracts/export-contract.js';
+import type { ExportColumn } from './formats/format.js';
 import { createArtifactFile } from './exports/artifact-file.js';
 import { createDownloadName } from './exports/download-name.js';
+import { CSV_HELPER_MARK, runCsvHelper } from './exports/csv-threads.js';
+import { writeCsvExport } from './exports/csv-export.js';
 
 const BATCH_ROWS = 1000;
 
+// This module is also the entry of the CSV helper threads it starts (one file to find, in dist/ and in the single
+// executable alike).
+if (!isMainThread && (workerData as Record<string, unknown> | null)?.[CSV_HELPER_MARK] === true) runCsvHelper();
+
 export default async function exportDataset(payload: unknown, ctx: JobContext): Promise<ExportResult> {
   const request = parseExportPayload(payload);
-  const format = FORMAT_WRITERS[request.format];
   const gzip = request.compression === 'gzip';
   const extension = exportExtension(request.format, request.compression);
   const finalPath = containedPath(ctx.dataDir, exportPath(ctx.dataDir, ctx.jobId, extension));
@@ -50,26 +60,21 @@ export default async function exportDataset(payload: unknown, ctx: JobContext): 
       path.join(exportsDir, `${fileName}.attempt-${ctx.attempt}.tmp`),
       { gzip },
     );
-    let rows = 0;
     try {
-      const writer = format.createWriter(columns, artifact.input, {
-        parquetCodec: request.parquet_codec ?? 'snappy',
-        producer: request.producer ?? 'offload',
-      });
-      let batch: CellValue[][] = [];
-      const writeBatch = async (): Promise<void> => {
-        await writer.writeRows(batch);
-        rows += batch.length;
-        batch = [];
-        ctx.progress(rows, total);
-        if (ctx.signal.aborted) throw createAbortError(ctx.signal);
-      };
-      for (const row of dataset.iterateRows(columnIndexes)) {
-        batch.push(row);
-        if (batch.length === BATCH_ROWS) await writeBatch();
-      }
-      if (batch.length > 0) await writeBatch();
-      await writer.end();
+      const rows =
+        request.format === 'csv'
+          ? await writeCsvExport({
+              reader: dataset,
+              dataDir: ctx.dataDir,
+              datasetId: request.dataset_id,
+              columnIndexes,
+              out: artifact.input,
+              ctx,
+              threads: ctx.threads ?? 1,
+              helperModuleUrl: new URL(import.meta.url),
+              tuning: request.tuning,
+            })
+          : await writeWithFormatWriter(request, dataset, columnIndexes, columns, artifact.input, ctx);
       const { bytes, sha256 } = await artifact.complete();
       return {
         file: `${DATA_DIRS.exports}/${fileName}`,
@@ -88,9 +93,44 @@ export default async function exportDataset(payload: unknown, ctx: JobContext): 
   }
 }
 
+/** The other formats: rows as arrays, in batches, through the format's writer (workers/formats/). */
+async function writeWithFormatWriter(
+  request: ExportPayload,
+  dataset: DatasetReader,
+  columnIndexes: number[],
+  columns: ExportColumn[],
+  out: Writable,
+  ctx: JobContext,
+): Promise<number> {
+  ctx.keepThreads?.(1);
+  // Loaded here, not at the top: CSV exports and their helper threads never need XLSX or Parquet code.
+  const { FORMAT_WRITERS } = await import('./formats/registry.js');
+  const writer = FORMAT_WRITERS[request.format].createWriter(columns, out, {
+    parquetCodec: request.parquet_codec ?? 'snappy',
+    producer: request.producer ?? 'offload',
+  });
+  const total = dataset.rowCount;
+  let rows = 0;
+  let batch: CellValue[][] = [];
+  const writeBatch = async (): Promise<void> => {
+    await writer.writeRows(batch);
+    rows += batch.length;
+    batch = [];
+    ctx.progress(rows, total);
+    if (ctx.signal.aborted) throw createAbortError(ctx.signal);
+  };
+  for (const row of dataset.iterateRows(columnIndexes)) {
+    batch.push(row);
+    if (batch.length === BATCH_ROWS) await writeBatch();
+  }
+  if (batch.length > 0) await writeBatch();
+  await writer.end();
+  return rows;
+}
+
 export function parseExportPayload(payload: unknown): ExportPayload {
   if (payload === null || typeof payload !== 'object') throw createTaskError('invalid_payload', 'the payload must be an object');
-  const { dataset_id, format, columns, compression, filename_base, parquet_codec, producer } = payload as Record<string, unknown>;
+  const { dataset_id, format, columns, compression, filename_base, parquet_codec, producer, tuning } = payload as Record<string, unknown>;
   if (!isDatasetId(dataset_id)) throw createTaskError('invalid_payload', 'dataset_id must be a UUID');
   if (typeof format !== 'string') throw createTaskError('invalid_payload', 'format is required');
   if (!isExportFormatName(format)) {
@@ -120,6 +160,7 @@ export function parseExportPayload(payload: unknown): ExportPayload {
     if (!isParquetCodecAvailable(parquet_codec as ParquetCodec)) throw createTaskError('invalid_payload', `parquet_codec ${String(parquet_codec)} is not available on this Node.js`);
   }
   if (producer !== undefined && typeof producer !== 'string') throw createTaskError('invalid_payload', 'producer must be a string');
+  if (tuning !== undefined) parseTuning(tuning);
   return {
     dataset_id,
     format,
@@ -128,7 +169,16 @@ export function parseExportPayload(payload: unknown): ExportPayload {
     filename_base: filename_base as string | undefined,
     parquet_codec: parquet_codec as ParquetCodec | undefined,
     producer: producer as string | undefined,
+    ...(tuning === undefined ? {} : { tuning: tuning as ExportTuning }),
   };
+}
+
+function parseTuning(tuning: unknown): void {
+  if (tuning === null || typeof tuning !== 'object') throw createTaskError('invalid_payload', 'tuning must be an object');
+  for (const [key, value] of Object.entries(tuning)) {
+    if (key !== 'range_rows' && key !== 'min_rows_per_thread') throw createTaskError('invalid_payload', `tuning has no field ${JSON.stringify(key)}`);
+    if (!Number.isSafeInteger(value) || (value as number) < 1) throw createTaskError('invalid_payload', `tuning.${key} must be a positive integer`);
+  }
 }
 
 function selectColumns(dataset: DatasetReader, names: readonly string[] | undefined): number[] {

@@ -61,6 +61,11 @@ export default async function runTask(request: TaskRequest): Promise<TaskReply> 
     jobId: request.jobId,
     attempt: request.attempt,
     dataDir: request.dataDir,
+    threads: request.threads ?? 1,
+    keepThreads(threads) {
+      if (threads >= (request.threads ?? 1)) return;
+      channel.postMessage({ type: 'threads', jobId: request.jobId, attempt: request.attempt, threads: Math.max(1, threads) } satisfies FromWorkerMessage);
+    },
     progress(done, total) {
       latest = { done, total: total ?? null };
       const now = Date.now();

@@ -51,7 +51,22 @@ export interface ExportPayload {
   parquet_codec?: ParquetCodec;
   /** Who writes the file, e.g. `offload 0.1.0`: Parquet's `created_by` names it with the writer library's version. */
   producer?: string;
+  /**
+   * How a CSV export splits its rows over threads; the defaults when absent. Never set by the HTTP API: tests and
+   * benchmarks use it to exercise many ranges and helpers on small datasets.
+   */
+  tuning?: ExportTuning;
 }
+
+export interface ExportTuning {
+  /** Rowids per range that one thread renders (default 65,536). */
+  range_rows?: number;
+  /** Rows a dataset needs per thread before another thread is used (default 200,000). */
+  min_rows_per_thread?: number;
+}
+
+/** At most this many threads work on one export (its own included), when the engine has them free. */
+export const EXPORT_MAX_THREADS = 4;
 
 export interface ExportResult {
   /**

@@ -6,6 +6,8 @@ export interface TaskRequest {
   jobId: string;
   attempt: number;
   dataDir: string;
+  /** See JobContext.threads. */
+  threads?: number;
   /**
    * Name of the pool's BroadcastChannel: progress goes to the main thread and abort requests to the workers on
    * it. One channel per pool, not a MessageChannel per task: creating and transferring a port for every task
@@ -46,4 +48,6 @@ export type ToWorkerMessage = { type: 'abort'; reason: string } & AttemptRef;
 export type FromWorkerMessage =
   | ({ type: 'progress' } & AttemptRef & TaskProgress)
   /** Sent as a task starts: which thread runs it, so that the main thread can watch that thread's heap. */
-  | ({ type: 'started'; threadId: number } & AttemptRef);
+  | ({ type: 'started'; threadId: number } & AttemptRef)
+  /** The task keeps only this many of the threads it was given (JobContext.keepThreads); the rest go back. */
+  | ({ type: 'threads'; threads: number } & AttemptRef);

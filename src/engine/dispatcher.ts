@@ -120,6 +120,8 @@ export class Dispatcher {
   /** Looks for work now. Cheap to call often: calls made while a claim is under way fold into one more round. */
   wake(): void {
     if (this.#stopped) return;
+    // Threads given back by a task that was lent them may take waiting jobs before any claim.
+    this.#startWaiting();
     if (this.#claiming) {
       this.#claimAgain = true;
       return;
@@ -297,11 +299,19 @@ export class Dispatcher {
 
   /** Starts backlog jobs while the pool has a free thread (never after drain began: the backlog is given back). */
   #startWaiting(): void {
-    const { pool } = this.#options;
-    while (!this.#stopped && pool.busy < pool.threads && this.#backlog.length > 0) this.#start(this.#backlog.shift()!);
+    const { pool, kinds } = this.#options;
+    if (this.#backlog.length > 1) {
+      // Kinds that use several threads start last, lent only threads that no other waiting job needs (a stable sort).
+      const threadsOf = (attempt: Attempt): number => kinds.get(attempt.job.kind)?.maxThreads ?? 1;
+      this.#backlog.sort((x, y) => threadsOf(x) - threadsOf(y));
+    }
+    while (!this.#stopped && pool.busy < pool.threads && this.#backlog.length > 0) {
+      const attempt = this.#backlog.shift()!;
+      this.#start(attempt, this.#backlog.length);
+    }
   }
 
-  #start(attempt: Attempt): void {
+  #start(attempt: Attempt, keepIdle: number): void {
     const { pool, dataDir, kinds, logger } = this.#options;
     const { job, fence } = attempt;
     const kind = kinds.get(job.kind)!;
@@ -312,6 +322,8 @@ export class Dispatcher {
       jobId: job.id,
       attempt: fence.attempt,
       dataDir,
+      maxThreads: kind.maxThreads,
+      keepIdle,
       onProgress: ({ done, total }) => void this.#saveProgress(fence, done, total),
     });
     attempt.task = task;

@@ -112,6 +112,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       progressIntervalMs: options.progressIntervalMs,
       niceIncrement: options.niceIncrement,
       onError: (err) => this.#logger.error({ err }, 'worker pool error'),
+      onThreadsFreed: () => this.#dispatcher?.wake(),
     });
     const onChange = (job: Job) => this.emit('change', job);
     const dispatcher = (this.#dispatcher = new Dispatcher({

@@ -134,6 +134,8 @@ export interface RegisteredKind {
   internal: boolean;
   /** The codes its tasks may fail with besides task_error: their own validation failures, never retried. */
   taskErrorCodes: ReadonlySet<string>;
+  /** Threads one job may use, its own included (see RegisterOptions.maxThreads). */
+  maxThreads: number;
 }
 
 export type { JobContext, JobHandler } from '../contracts/task-context.js';

@@ -19,6 +19,8 @@ export interface WorkerPoolOptions {
   /** A thread told to terminate that has not exited after this long counts as a zombie, in ms. Default 2000. */
   zombieAfterMs?: number;
   onError(err: unknown): void;
+  /** A task gave back lent threads (see JobContext.keepThreads): there is room for more work. */
+  onThreadsFreed?(): void;
 }
 
 export interface TaskSpec {
@@ -29,6 +31,10 @@ export interface TaskSpec {
   jobId: string;
   attempt: number;
   dataDir: string;
+  /** Threads the task may use, its own included (1 when absent); idle ones are lent up to this. */
+  maxThreads?: number;
+  /** Idle threads not to lend: jobs started right after this one need them. */
+  keepIdle?: number;
   onProgress(progress: TaskProgress): void;
 }
 
@@ -72,6 +78,8 @@ export class WorkerPool {
   readonly #heapGuard: HeapGuard | undefined;
   /** Tasks whose thread is not known yet: told it by the runner's `started` message. */
   readonly #startListeners = new Map<string, (threadId: number) => void>();
+  /** Tasks holding lent threads, by `jobId:attempt`: how to give back some of them. */
+  readonly #keepListeners = new Map<string, (threads: number) => void>();
 
   constructor(options: WorkerPoolOptions) {
     this.#options = options;
@@ -112,6 +120,7 @@ export class WorkerPool {
       const key = `${message.jobId}:${message.attempt}`;
       if (message.type === 'progress') this.#progressListeners.get(key)?.({ done: message.done, total: message.total });
       else if (message.type === 'started') this.#startListeners.get(key)?.(message.threadId);
+      else if (message.type === 'threads') this.#keepListeners.get(key)?.(message.threads);
     };
   }
 
@@ -159,16 +168,29 @@ export class WorkerPool {
         if (!finished) guard.watch(key, { threadId, onOverLimit: (heapMb, externalMb) => ((usedMb = { heapMb, externalMb }), task.abort('oom', 0)) });
       });
     }
+    // Lent threads stay idle in Piscina: the task runs its own helpers on them; counting them busy keeps the
+    // dispatcher from claiming work for them meanwhile.
+    let lent = Math.max(0, Math.min((spec.maxThreads ?? 1) - 1, this.#options.threads - this.#busy - 1 - (spec.keepIdle ?? 0)));
     const request: TaskRequest = {
       moduleUrl: spec.moduleUrl,
       payload: spec.payload,
       jobId: spec.jobId,
       attempt: spec.attempt,
       dataDir: spec.dataDir,
+      threads: 1 + lent,
       channel: this.#channel.name,
       progressIntervalMs: this.#options.progressIntervalMs,
     };
-    this.#busy++;
+    this.#busy += 1 + lent;
+    if (lent > 0) {
+      this.#keepListeners.set(key, (threads) => {
+        const back = Math.min(lent, lent + 1 - threads);
+        if (back <= 0 || finished) return;
+        lent -= back;
+        this.#busy -= back;
+        this.#options.onThreadsFreed?.();
+      });
+    }
     const outcome = this.#piscina
       .run(request, { signal: controller.signal })
       .then(
@@ -177,10 +199,11 @@ export class WorkerPool {
       )
       .finally(() => {
         finished = true;
-        this.#busy--;
+        this.#busy -= 1 + lent;
         clearTimeout(hardAbortTimer);
         this.#progressListeners.delete(key);
         this.#startListeners.delete(key);
+        this.#keepListeners.delete(key);
         this.#heapGuard?.unwatch(key);
       });
 

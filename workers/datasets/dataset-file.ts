@@ -54,7 +54,8 @@ export function datasetFilePath(dataDir: string, datasetId: string): string {
   return containedPath(dataDir, datasetPath(dataDir, datasetId));
 }
 
-function storageColumn(index: number): string {
+/** The generated SQL name of column `index` in the `rows` table: never user text. */
+export function storageColumn(index: number): string {
   return `c${index}`;
 }
 
@@ -68,6 +69,8 @@ export interface DatasetReader {
    * booleans come back as `true`/`false`, integers as exact numbers (at most 2^53−1 by construction).
    */
   iterateRows(columnIndexes: readonly number[]): IterableIterator<CellValue[]>;
+  /** The read-only connection, for readers that let SQLite build their output (see workers/formats/csv-sql.ts). */
+  readonly connection: SqliteDatabase;
   close(): void;
 }
 
@@ -88,6 +91,7 @@ export function openDatasetForReading(dataDir: string, datasetId: string): Datas
       nullCounts,
       rowCount,
       iterateRows: (columnIndexes) => iterateRows(db, columns, columnIndexes),
+      connection: db,
       close: () => db.close(),
     };
   } catch (err) {

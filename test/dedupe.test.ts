@@ -23,12 +23,12 @@ describe('dedupe keys', () => {
     assert.equal(created.length, 1);
     const id = created[0]!.body.job_id;
     for (const answer of answers.filter((a) => a.status === 200)) {
-      assert.deepEqual(answer.body, { job_id: id, status: 'pending', status_url: `/jobs/${id}`, deduplicated: true, payload_replaced: false });
+      assert.deepEqual(answer.body, { job_id: id, status: 'scheduled', status_url: `/jobs/${id}`, deduplicated: true, payload_replaced: false });
     }
     assert.equal(created[0]!.body.deduplicated, undefined, 'absent on a new job');
     const job = (await server.request('GET', `/jobs/${id}`)).body;
     assert.deepEqual([job.dedupe_key, job.dedupe_policy], ['race', 'pending']);
-    const list = (await server.request('GET', '/jobs?kind=noop&status=pending')).body.jobs.filter((j: any) => j.dedupe_key === 'race');
+    const list = (await server.request('GET', '/jobs?kind=noop&status=scheduled')).body.jobs.filter((j: any) => j.dedupe_key === 'race');
     assert.equal(list.length, 1, 'one row in the database');
     const metrics = (await server.request('GET', '/metrics')).text;
     assert.match(metrics, /offload_jobs_deduplicated_total\{kind="noop",replaced="false"\} 19/);

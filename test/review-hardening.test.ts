@@ -92,7 +92,7 @@ describe('a client that does not read its event stream', () => {
         await Promise.all(Array.from({ length: 500 }, () => server.engine.enqueue({ kind: 'noop', payload: {}, delayMs: 3_600_000 })));
       }
       for (;;) {
-        const cancelled = await server.request('POST', '/jobs/bulk-cancel', { body: { kind: 'noop', status: 'pending' } });
+        const cancelled = await server.request('POST', '/jobs/bulk-cancel', { body: { kind: 'noop', status: 'scheduled' } });
         assert.equal(cancelled.status, 200, cancelled.text);
         if (cancelled.body.changed === 0) break;
       }
@@ -114,7 +114,7 @@ describe('bulk actions', () => {
         assert.equal(refused.body.error.details[0].path, 'all');
       }
     }
-    assert.equal((await server.request('GET', `/jobs/${job}`)).body.status, 'pending', 'the stray {} cancelled nothing');
+    assert.equal((await server.request('GET', `/jobs/${job}`)).body.status, 'scheduled', 'the stray {} cancelled nothing');
     const all = await server.request('POST', '/jobs/bulk-cancel', { body: { all: true } });
     assert.equal(all.status, 200, all.text);
     assert.ok(all.body.job_ids.includes(job));

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 
 const SUITES = [
   'jobs-api', 'exports-api', 'dataset-import', 'failures', 'logs', 'security', 'limits', 'openapi', 'upload-limits',
-  'clock-and-poison', 'console-api', 'schedules', 'dedupe', 'callbacks',
+  'clock-and-poison', 'console-api', 'schedules', 'dedupe', 'callbacks', 'flow-control',
 ];
 
 test('the API suites pass on the PostgreSQL store', { timeout: 600_000 }, async () => {

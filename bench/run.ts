@@ -2,14 +2,19 @@
 // (alternating rounds), prints a table and writes bench/results.json. See bench/README.md.
 //
 //   node dist/bench/run.js [--quick] [--out FILE] [--only export-csv,formats,…] [--rounds N] [--keep]
-//                          [--format-rows N] [--child-cpu-prof DIR]
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+//                          [--format-rows N] [--child-cpu-prof DIR] [--readme FILE]
+//   node dist/bench/run.js --readme README.md --from bench/results.json   (the table again from a run's results)
+//
+// --readme FILE writes a full run's table between the bench-table markers of FILE (`npm run bench` gives README.md;
+// a --quick or --only run leaves it).
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ensureDataset, type BenchDataset } from './lib/dataset.js';
 import { createDirFactory, fmt, isMet, type BenchContext, type Figure, type Sizes } from './lib/figures.js';
 import { closeHttpAgent } from './lib/http.js';
+import { writeBenchTable, type StoredResults } from './lib/readme-table.js';
 import { CACHE_DIR, DEFAULT_RESULTS_FILE, RUNS_DIR } from './lib/paths.js';
 import { round } from './lib/stats.js';
 import { benchDispatch } from './scenarios/dispatch.js';
@@ -98,8 +103,16 @@ async function main(): Promise<number> {
       'format-rows': { type: 'string' },
       keep: { type: 'boolean', default: false },
       'child-cpu-prof': { type: 'string' },
+      readme: { type: 'string' },
+      from: { type: 'string' },
     },
   });
+  if (values.from) {
+    if (!values.readme) throw new Error('--from needs --readme FILE: it only writes the table of those results');
+    writeBenchTable(values.readme, JSON.parse(readFileSync(values.from, 'utf8')) as StoredResults);
+    console.log(`the benchmark table of ${values.from} written into ${values.readme}`);
+    return 0;
+  }
   const started = performance.now();
   const quick = values.quick!;
   const sizes: Sizes = { ...(quick ? QUICK : FULL) };
@@ -180,6 +193,13 @@ async function main(): Promise<number> {
   });
   mkdirSync(path.dirname(outFile), { recursive: true });
   writeFileSync(outFile, `${JSON.stringify(results, null, 2)}\n`);
+  // Only a full run's figures go into the README: `npm run bench -- --quick` or `--only` must not replace them.
+  if (values.readme && !quick && !only) {
+    writeBenchTable(values.readme, results as unknown as StoredResults);
+    console.log(`benchmark table written into ${values.readme}`);
+  } else if (values.readme) {
+    console.log(`${values.readme} not changed: its table holds full runs only (--from ${outFile} writes this one)`);
+  }
   return failed > 0 ? 1 : 0;
 }
 

@@ -2,13 +2,17 @@
 // its reference and writes a results file with every figure the benchmark issue names.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
+import { TABLE_END, TABLE_START } from '../bench/lib/readme-table.js';
+import { PROJECT_ROOT } from './helpers.js';
+
 const RUN_JS = fileURLToPath(new URL('../bench/run.js', import.meta.url));
+const README = path.join(PROJECT_ROOT, 'README.md');
 
 /** The names of the issue's table, plus the --durability full enqueue rate. */
 const FIGURES = [
@@ -40,12 +44,23 @@ const FIGURES = [
   'pg_idle_latency_ms',
 ];
 
+function splitAtMarkers(text: string): [string, string, string] {
+  const start = text.indexOf(TABLE_START);
+  const end = text.indexOf(TABLE_END);
+  assert.ok(start !== -1 && end > start, 'the README has the bench-table markers');
+  return [text.slice(0, start), text.slice(start, end), text.slice(end)];
+}
+
 test('bench --quick reports every named figure as a number, or null with a reason', { timeout: 120_000 }, async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'offload-bench-smoke-'));
   try {
     const out = path.join(dir, 'results.json');
+    // The README's table is written by the run: a copy of the README here, its text outside the markers kept.
+    const readme = path.join(dir, 'README.md');
+    const readmeBefore = readFileSync(README, 'utf8');
+    writeFileSync(readme, readmeBefore);
     const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = execFile(process.execPath, [RUN_JS, '--quick', '--out', out], { timeout: 110_000, maxBuffer: 16 << 20 }, (_err, stdout, stderr) =>
+      const child = execFile(process.execPath, [RUN_JS, '--quick', '--out', out, '--readme', readme], { timeout: 110_000, maxBuffer: 16 << 20 }, (_err, stdout, stderr) =>
         resolve({ code: child.exitCode, stdout, stderr }),
       );
     });
@@ -67,6 +82,17 @@ test('bench --quick reports every named figure as a number, or null with a reaso
       }
     }
     assert.match(stdout, /\| figure +\| value/);
+    assert.equal(readFileSync(readme, 'utf8'), readmeBefore, 'a --quick run leaves the README table alone');
+    await new Promise<void>((resolve, reject) =>
+      execFile(process.execPath, [RUN_JS, '--readme', readme, '--from', out], (err) => (err ? reject(err) : resolve())),
+    );
+    const written = readFileSync(readme, 'utf8');
+    const [before, inside, after] = splitAtMarkers(written);
+    const [expectedBefore, , expectedAfter] = splitAtMarkers(readmeBefore);
+    assert.equal(before, expectedBefore);
+    assert.equal(after, expectedAfter);
+    assert.match(inside, /--quick smoke run/);
+    for (const name of FIGURES) assert.ok(inside.includes(`| \`${name}\` |`), `the README table has a row for ${name}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

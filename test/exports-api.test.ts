@@ -139,6 +139,19 @@ describe('exports', () => {
     assert.equal((await server.request('DELETE', `/exports/${later.body.job_id}`)).status, 202);
   });
 
+  test('group_key: an export carries its tenant\'s flow-control key; a hostile key is 400', async () => {
+    const created = await server.request('POST', '/exports', { body: { dataset_id: datasetId, format: 'csv', group_key: 'tenant-7' } });
+    assert.equal(created.status, 202, created.text);
+    const done = await server.waitForJob(created.body.job_id);
+    assert.equal(done.status, 'succeeded');
+    assert.equal((await server.request('GET', `/exports/${created.body.job_id}`)).body.group_key, 'tenant-7');
+    for (const group_key of ['', 'a b', 'x'.repeat(129), 'ü', 7]) {
+      const refused = await server.request('POST', '/exports', { body: { dataset_id: datasetId, format: 'csv', group_key } });
+      assert.equal(refused.status, 400, JSON.stringify(group_key));
+      assert.equal(refused.body.error.details[0].path, 'group_key');
+    }
+  });
+
   test('ndjson: every cell equals the source', async () => {
     const { bytes } = await exportAndDownload({ format: 'ndjson' });
     const lines = bytes.toString('utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line));

@@ -9,11 +9,12 @@
 //      export uses the second core. (Two default exports enqueued together run one after the other when the first
 //      is lent the idle thread: it keeps what it uses.)
 //   D: the machine's own two-thread ceiling right now (lib/cpu-ceiling.ts), for parallel_2_over_1's detail.
-import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, openSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { linkDataset } from '../lib/dataset.js';
 import { createCpuCeiling } from '../lib/cpu-ceiling.js';
+import { sqlite3ToFile } from '../lib/sqlite3-cli.js';
 import { startBenchEngine, type BenchEngine } from '../lib/engine-harness.js';
 import type { BenchContext, Figure } from '../lib/figures.js';
 import { alternate, median, medianRatio, round } from '../lib/stats.js';
@@ -62,23 +63,7 @@ export async function benchExportCsv(ctx: BenchContext): Promise<Figure[]> {
       ...(sqlite3
         ? {
             sqlite3: async () => {
-              const out = path.join(dataDir, 'sqlite3-out.csv');
-              const fd = openSync(out, 'w');
-              const started = performance.now();
-              try {
-                const child = spawn('sqlite3', ['-csv', '-header', '-readonly', datasetFile, `SELECT ${columns} FROM rows ORDER BY rowid`], {
-                  stdio: ['ignore', fd, 'inherit'],
-                });
-                const code = await new Promise<number | null>((resolve, reject) => {
-                  child.once('error', reject);
-                  child.once('exit', resolve);
-                });
-                if (code !== 0) throw new Error(`sqlite3 exited with code ${code}`);
-              } finally {
-                closeSync(fd);
-              }
-              const ms = performance.now() - started;
-              rmSync(out, { force: true });
+              const ms = await sqlite3ToFile(['-csv', '-header', '-readonly', datasetFile, `SELECT ${columns} FROM rows ORDER BY rowid`], path.join(dataDir, 'sqlite3-out.csv'));
               return dataset.rows / (ms / 1000);
             },
           }

@@ -4,9 +4,9 @@
 //   parquet: DuckDB (`@duckdb/node-api`, a devDependency) `COPY … TO … (FORMAT parquet)` from an in-memory table
 //            loaded, before timing, from the CSV export of the same dataset; one DuckDB thread, as one export uses.
 // Each returns rows/s, or is absent (with the reason) when its tool is not installed.
-import { spawn } from 'node:child_process';
-import { closeSync, openSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
+import { sqlite3ToFile } from '../lib/sqlite3-cli.js';
 import { findSqlite3 } from './export-csv.js';
 
 export type Reference = () => Promise<number>;
@@ -18,24 +18,6 @@ export interface FormatReferences {
 }
 
 const COLUMNS = Array.from({ length: 8 }, (_v, i) => `c${i}`);
-
-async function sqlite3ToFile(args: string[], out: string): Promise<number> {
-  const fd = openSync(out, 'w');
-  const started = performance.now();
-  try {
-    const child = spawn('sqlite3', args, { stdio: ['ignore', fd, 'inherit'] });
-    const code = await new Promise<number | null>((resolve, reject) => {
-      child.once('error', reject);
-      child.once('exit', resolve);
-    });
-    if (code !== 0) throw new Error(`sqlite3 exited with code ${code}`);
-  } finally {
-    closeSync(fd);
-  }
-  const ms = performance.now() - started;
-  rmSync(out, { force: true });
-  return ms;
-}
 
 export async function createFormatReferences(
   datasetFile: string,

@@ -284,11 +284,15 @@ export class Dispatcher {
 
   /** The kinds to claim ahead and how many attempts this process may then hold in all (running and waiting). */
   #claimAhead(): { shortKinds: string[]; capacity: number } {
-    const { pool, kinds } = this.#options;
+    const { pool, kinds, flow } = this.#options;
     const shortKinds: string[] = [];
     let slowest = 0;
+    // A limited kind is never claimed ahead: a backlog would hold slots of its limit that other processes could
+    // use, and a rate counts claims, so jobs waiting in a backlog would start closer together than the rate allows.
+    const groupLimited = Boolean(flow?.groups?.concurrency || flow?.groups?.rate);
+    const limited = (kind: string) => groupLimited || flow?.kinds?.[kind] !== undefined;
     for (const [kind, ms] of this.#averageMs) {
-      if (ms >= CLAIM_AHEAD_BELOW_MS || !kinds.get(kind)) continue;
+      if (ms >= CLAIM_AHEAD_BELOW_MS || !kinds.get(kind) || limited(kind)) continue;
       shortKinds.push(kind);
       slowest = Math.max(slowest, ms);
     }

@@ -8,6 +8,7 @@ import { engineNow } from './clock.js';
 import { cancelJob } from './cancel.js';
 import { Dispatcher } from './dispatcher.js';
 import { EngineError } from './engine-error.js';
+import { QueueRoom } from './queue-room.js';
 import { newJob, resolveEngineOptions, timeoutOf, type EngineOptions, type ResolvedEngineOptions } from './engine-options.js';
 import type {
   CancelResult, EngineEvents, EngineStats, EnqueueRequest, EnqueueResult, ListJobsRequest, ReadinessReport, RetryResult,
@@ -45,14 +46,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   #stopListening: (() => void) | undefined;
   #closing = false;
   #closed: Promise<void> | undefined;
-  /** Inserts queued in the store but not committed yet: counted against maxPending too. */
-  #uncommittedInserts = 0;
-  /**
-   * The pending count of the store, shared by the enqueues of one turn of the event loop (the requests of one poll
-   * phase) — and never past the commit of one of this engine's inserts, which the read would miss while
-   * #uncommittedInserts no longer counts it: one read per burst, not one per request.
-   */
-  #pendingRead: Promise<number> | undefined;
+  readonly #queueRoom: QueueRoom;
 
   constructor(options: EngineOptions) {
     super();
@@ -61,6 +55,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.#options = { ...resolveEngineOptions(options), dataDir: this.dataDir };
     this.#logger = options.logger ?? pino({ name: 'offload' });
     this.#store = options.store;
+    this.#queueRoom = new QueueRoom(() => this.#store.countPending(), this.#options.maxPending);
     this.#now = options.now ?? engineNow;
     this.schedules = new Schedules({
       store: this.#store.schedules,
@@ -170,7 +165,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       throw new EngineError('unknown_kind', `No worker module is registered for job kind "${request.kind}".`);
     }
     const job = newJob(request, this.#options, engineNow());
-    await this.#reserveQueueRoom();
+    await this.#queueRoom.reserve();
     let result: EnqueueResult;
     try {
       // The store's group commit puts inserts that arrive together into one transaction; waking the dispatcher
@@ -179,8 +174,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       this.#dispatcher?.wake();
       [result] = (await inserted) as [EnqueueResult];
     } finally {
-      this.#uncommittedInserts--;
-      this.#pendingRead = undefined;
+      this.#queueRoom.release();
     }
     if (result.created || result.replaced) {
       this.emit('change', result.job);
@@ -373,7 +367,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       now: this.#now,
       intervalMs: options.pollIntervalMs,
       kinds: () => this.#kinds.names(),
-      hasRoom: async () => (await this.#store.countPending()) + this.#uncommittedInserts < options.maxPending,
+      hasRoom: () => this.#queueRoom.hasRoom(),
       // A ceiling lowered since the schedule was made caps its timeout rather than stopping its runs.
       newJob: (template, { runAt, now, ref }) => newJob({
         kind: template.kind, payload: template.payload, priority: template.priority, maxAttempts: template.maxAttempts ?? undefined,
@@ -388,24 +382,6 @@ export class Engine extends EventEmitter<EngineEvents> {
     });
     scheduler.start();
     return scheduler;
-  }
-
-  /**
-   * Counts one more uncommitted insert, unless the pending rows of every process (job_counts) plus this process's
-   * inserts not yet committed reach maxPending. Checked and counted in one step: enqueues of one burst see each other.
-   */
-  async #reserveQueueRoom(): Promise<void> {
-    let read = this.#pendingRead;
-    if (!read) {
-      const fresh = (read = this.#pendingRead = this.#store.countPending());
-      setImmediate(() => this.#pendingRead === fresh && (this.#pendingRead = undefined));
-      fresh.catch(() => this.#pendingRead === fresh && (this.#pendingRead = undefined));
-    }
-    const pending = await read;
-    if (pending + this.#uncommittedInserts >= this.#options.maxPending) {
-      throw new EngineError('queue_full', `The queue already holds ${this.#options.maxPending} pending jobs; try again later.`);
-    }
-    this.#uncommittedInserts++;
   }
 }
 

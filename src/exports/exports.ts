@@ -28,6 +28,8 @@ export interface CreateExportRequest {
   delayMs?: number;
   /** Checked by the caller against the server's allow-list (see callbacks/callback-address.ts). */
   callback_url?: string;
+  /** Flow control: exports of one tenant, say, claimed round-robin with other keys and capped by --group-limit. */
+  group_key?: string;
 }
 
 export interface ExportFile {
@@ -86,6 +88,7 @@ export class Exports {
       timeoutMs: request.timeout_ms,
       delayMs: request.delayMs,
       callbackUrl: request.callback_url,
+      groupKey: request.group_key,
       ...idempotency,
     });
   }

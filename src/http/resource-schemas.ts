@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { DISPLAY_STATUSES } from '../engine/job.js';
 import { EXPORT_COMPRESSIONS, EXPORT_FORMAT_NAMES, isParquetCodecAvailable, PARQUET_CODECS } from '../contracts/export-contract.js';
 import { COLUMN_TYPES, CSV_DELIMITERS, IMPORT_CONTENT_TYPES, UPLOAD_CHARSETS } from '../contracts/import-contract.js';
-import { apiSchemas, CallbackUrlField, checkDelay, DelayFields, JobDocument, JobErrorSchema, MAX_TIMEOUT_MS } from './schemas.js';
+import { apiSchemas, CallbackUrlField, checkDelay, DelayFields, GroupKeyField, JobDocument, JobErrorSchema, MAX_TIMEOUT_MS } from './schemas.js';
 
 export const ResourceIdParams = z.object({ id: z.uuid({ message: 'must be a UUID' }) });
 
@@ -71,6 +71,7 @@ export const CreateExportBody = z.strictObject({
   timeout_ms: z.int().min(1).max(MAX_TIMEOUT_MS).optional(),
   ...DelayFields,
   callback_url: CallbackUrlField,
+  group_key: GroupKeyField,
 }).superRefine((body, ctx) => {
   checkDelay(body, ctx);
   if (body.format === 'parquet' && body.compression === 'gzip') {

@@ -36,6 +36,16 @@ export const CallbackUrlField = z
   );
 
 /** The furthest ahead a job may be scheduled (`run_at`, `delay_ms`): a year. */
+/** A job's flow-control key (see Flow control in the README), on POST /jobs and POST /exports alike. */
+export const GroupKeyField = z
+  .string()
+  .regex(GROUP_KEY_PATTERN, { message: 'must be 1 to 128 letters, digits or . _ ~ : @ / + = -' })
+  .optional()
+  .describe(
+    'Flow-control key, e.g. a tenant: jobs with keys are claimed round-robin across keys, and --group-limit / ' +
+      '--group-rate cap each key. 1 to 128 letters, digits or . _ ~ : @ / + = -.',
+  );
+
 export const MAX_DELAY_MS = 366 * 24 * 3_600_000;
 
 /** When a new job may start: the fields of POST /jobs and POST /exports, checked by checkDelay. */
@@ -86,14 +96,7 @@ export const CreateJobBody = z.strictObject({
         "duplicate replaces the pending job's payload with its own (keep latest).",
     ),
   callback_url: CallbackUrlField,
-  group_key: z
-    .string()
-    .regex(GROUP_KEY_PATTERN, { message: 'must be 1 to 128 letters, digits or . _ ~ : @ / + = -' })
-    .optional()
-    .describe(
-      'Flow-control key, e.g. a tenant: jobs with keys are claimed round-robin across keys, and --group-limit / ' +
-        '--group-rate cap each key. 1 to 128 letters, digits or . _ ~ : @ / + = -.',
-    ),
+  group_key: GroupKeyField,
 }).superRefine(checkDelay)
   .refine((body) => body.dedupe_policy === undefined || body.dedupe_key !== undefined, { message: 'needs a dedupe_key', path: ['dedupe_policy'] });
 export type CreateJobBody = z.infer<typeof CreateJobBody>;

@@ -50,6 +50,8 @@ interface Attempt {
   fence: Fence;
   /** Set once a thread runs it; undefined while it waits in the backlog. */
   task: RunningTask | undefined;
+  /** The threads its kind may use (RegisteredKind.maxThreads), read once at the claim. */
+  threads: number;
   /** performance.now() of the claim, then of the start on a thread. */
   claimedAt: number;
   startedAt: number | undefined;
@@ -257,7 +259,8 @@ export class Dispatcher {
     const fence: Fence = { id: job.id, owner: this.#options.owner, attempt: job.attempts };
     let end!: (outcome: TaskOutcome) => void;
     const outcome = new Promise<TaskOutcome>((resolve) => (end = resolve));
-    const attempt: Attempt = { job, fence, task: undefined, claimedAt: performance.now(), startedAt: undefined, end, settled: Promise.resolve() };
+    const threads = this.#options.kinds.get(job.kind)?.maxThreads ?? 1;
+    const attempt: Attempt = { job, fence, task: undefined, threads, claimedAt: performance.now(), startedAt: undefined, end, settled: Promise.resolve() };
     attempt.settled = outcome
       .then((result) => {
         // The thread is free now: its next job starts at once, and the refill claim shares this outcome's commit.
@@ -303,11 +306,11 @@ export class Dispatcher {
 
   /** Starts backlog jobs while the pool has a free thread (never after drain began: the backlog is given back). */
   #startWaiting(): void {
-    const { pool, kinds } = this.#options;
-    if (this.#backlog.length > 1) {
-      // Kinds that use several threads start last, lent only threads that no other waiting job needs (a stable sort).
-      const threadsOf = (attempt: Attempt): number => kinds.get(attempt.job.kind)?.maxThreads ?? 1;
-      this.#backlog.sort((x, y) => threadsOf(x) - threadsOf(y));
+    const { pool } = this.#options;
+    // Kinds that use several threads start last, lent only threads that no other waiting job needs (a stable sort;
+    // called at every wake, so only when such a job waits at all).
+    if (this.#backlog.length > 1 && this.#backlog.some((attempt) => attempt.threads > 1)) {
+      this.#backlog.sort((x, y) => x.threads - y.threads);
     }
     while (!this.#stopped && pool.busy < pool.threads && this.#backlog.length > 0) {
       const attempt = this.#backlog.shift()!;
